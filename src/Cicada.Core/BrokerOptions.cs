@@ -1,0 +1,28 @@
+namespace Cicada.Core;
+
+/// <summary>Protocol-independent broker settings (configuration section <c>Broker</c>).</summary>
+public sealed class BrokerOptions
+{
+    public const string Section = "Broker";
+
+    /// <summary>Messages kept per session while its client is slow or offline; overflow drops the oldest.</summary>
+    public int MaxQueuedMessages { get; set; } = 10_000;
+
+    /// <summary>Unacknowledged QoS 1/2 deliveries in flight per connection.</summary>
+    public int MaxInflight { get; set; } = 100;
+
+    /// <summary>Seconds a new connection has to identify itself (MQTT CONNECT, AMQP handshake).</summary>
+    public int ConnectTimeoutSeconds { get; set; } = 10;
+}
+
+/// <summary>Authentication settings (configuration section <c>Auth</c>).</summary>
+public sealed class AuthOptions
+{
+    public const string Section = "Auth";
+
+    /// <summary>Clients without a username may connect.</summary>
+    public bool AllowAnonymous { get; set; } = true;
+
+    /// <summary>Users file (<c>user:$pbkdf2-sha256$…</c> lines, written by <c>cicada passwd</c>); none = no users.</summary>
+    public string? UsersFile { get; set; }
+}

@@ -1,0 +1,83 @@
+namespace Cicada.Core;
+
+/// <summary>Quality of service, with MQTT's meaning (MQTT-4.3): every edge maps onto it.</summary>
+public enum QoS : byte
+{
+    AtMostOnce = 0,
+    AtLeastOnce = 1,
+    ExactlyOnce = 2,
+}
+
+/// <summary>
+/// One published application message. Immutable once routed and shared by reference by every
+/// subscriber (fan-out by reference): never copy the payload per subscriber.
+/// </summary>
+public sealed class Message
+{
+    private object?[]? _encodings;
+
+    public Message(string topic, ReadOnlyMemory<byte> payload, QoS qos, bool retain,
+        MessageProperties? properties = null, string? originClientId = null, DateTimeOffset? expiresAt = null)
+    {
+        Topic = topic;
+        Payload = payload;
+        Qos = qos;
+        Retain = retain;
+        Properties = properties;
+        OriginClientId = originClientId;
+        ExpiresAt = expiresAt;
+    }
+
+    public string Topic { get; }
+    public ReadOnlyMemory<byte> Payload { get; }
+    public QoS Qos { get; }
+    public bool Retain { get; }
+    public MessageProperties? Properties { get; }
+
+    /// <summary>Client id of the publisher (for No Local and logging); null for broker-made messages.</summary>
+    public string? OriginClientId { get; }
+
+    /// <summary>Absolute expiry (MQTT 5 Message Expiry Interval, AMQP TTL); null = never.</summary>
+    public DateTimeOffset? ExpiresAt { get; }
+
+    /// <summary>Row id in the durable store once persisted; 0 when not stored.</summary>
+    public long StoreId { get; set; }
+
+    public bool IsExpired(DateTimeOffset now) => ExpiresAt is { } e && e <= now;
+
+    /// <summary>The same message with another retain flag / QoS, sharing payload and properties.</summary>
+    public Message With(QoS qos, bool retain) =>
+        qos == Qos && retain == Retain
+            ? this
+            : new Message(Topic, Payload, qos, retain, Properties, OriginClientId, ExpiresAt) { StoreId = StoreId };
+
+    /// <summary>
+    /// Per-message cache of wire encodings so an edge encodes once per variant (protocol, version,
+    /// QoS…) and patches only what differs per subscriber. Slots are chosen by the edges; Core
+    /// knows nothing of their content.
+    /// </summary>
+    public T GetOrAddEncoding<T, TState>(int slot, TState state, Func<Message, TState, T> encode)
+        where T : class
+    {
+        var cache = _encodings ?? Interlocked.CompareExchange(ref _encodings, new object?[EncodingSlots], null) ?? _encodings;
+        if (cache[slot] is T hit)
+        {
+            return hit;
+        }
+
+        var made = encode(this, state);
+        return Interlocked.CompareExchange(ref cache[slot], made, null) as T ?? made;
+    }
+
+    public const int EncodingSlots = 16;
+}
+
+/// <summary>Optional message metadata (MQTT 5 publish properties, AMQP basic properties, HTTP content type).</summary>
+public sealed class MessageProperties
+{
+    public string? ContentType { get; init; }
+    public string? ResponseTopic { get; init; }
+    public ReadOnlyMemory<byte> CorrelationData { get; init; }
+    public bool? PayloadIsUtf8 { get; init; }
+    public IReadOnlyList<KeyValuePair<string, string>>? UserProperties { get; init; }
+}

@@ -1,0 +1,1 @@
+namespace Cicada.Storage.Sqlite.Tests;
