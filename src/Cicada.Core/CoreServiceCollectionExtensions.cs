@@ -1,6 +1,7 @@
 using Cicada.Core.Auth;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Cicada.Core;
 
@@ -16,6 +17,21 @@ public static class CoreServiceCollectionExtensions
     {
         services.Configure<BrokerOptions>(configuration.GetSection(BrokerOptions.Section));
         services.Configure<AuthOptions>(configuration.GetSection(AuthOptions.Section));
+        services.AddMetrics();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<CicadaMetrics>();
+        services.AddSingleton<Broker>();
+        services.AddSingleton<Heartbeat>();
+        services.AddHostedService<BrokerStartup>();
+        services.AddHostedService(sp => sp.GetRequiredService<Heartbeat>());
         return services;
     }
+}
+
+/// <summary>Loads the broker's durable state before any listener accepts a connection.</summary>
+internal sealed class BrokerStartup(Broker broker, Storage.IBrokerStore store) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => broker.LoadAsync(cancellationToken);
+
+    public async Task StopAsync(CancellationToken cancellationToken) => await store.DisposeAsync();
 }

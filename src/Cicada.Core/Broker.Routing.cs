@@ -1,0 +1,141 @@
+using Cicada.Core.Sessions;
+using Cicada.Core.Storage;
+using Cicada.Core.Topics;
+
+namespace Cicada.Core;
+
+public sealed partial class Broker
+{
+    private sealed class RouteScratch
+    {
+        public readonly List<Subscription> Matches = [];
+        public readonly List<(Session Session, Delivery Delivery)> Deliveries = [];
+        public readonly Dictionary<Session, int> Seen = [];
+    }
+
+    /// <summary>
+    /// Routes a message to every matching subscription and updates the retained store. The task
+    /// completes when everything the message changed durably is on disk (retained message,
+    /// entries queued for persistent sessions): an edge acknowledges QoS 1/2 only after it.
+    /// </summary>
+    public Task PublishAsync(Message message)
+    {
+        _metrics.MessagesReceived.Add(1);
+        var retainTask = Task.CompletedTask;
+        if (message.Retain)
+        {
+            if (message.Payload.IsEmpty)
+            {
+                // MQTT-3.3.1-10/11: an empty retained message clears the topic and is not stored.
+                if (_retained.Remove(message.Topic))
+                {
+                    retainTask = _store.ClearRetainedAsync(message.Topic);
+                }
+            }
+            else
+            {
+                _retained.Set(message);
+                retainTask = _store.SetRetainedAsync(message);
+            }
+        }
+
+        var scratch = t_scratch ??= new RouteScratch();
+        var deliveries = scratch.Deliveries;
+        try
+        {
+            _subscriptions.Match(message.Topic, scratch.Matches);
+            Collect(message, scratch);
+
+            List<QueueTarget>? targets = null;
+            foreach (var (session, delivery) in deliveries)
+            {
+                if (delivery.Seq != 0)
+                {
+                    (targets ??= []).Add(new QueueTarget(session.ClientId, delivery.Seq, delivery.Qos));
+                }
+            }
+
+            // Stored before it is queued in memory: an acknowledgement's removal can then never
+            // reach the single writer ahead of the entry it removes.
+            var queueTask = targets is null ? Task.CompletedTask : _store.EnqueueAsync(message, targets);
+            foreach (var (session, delivery) in deliveries)
+            {
+                if (!session.Enqueue(delivery))
+                {
+                    _metrics.MessagesDropped.Add(1);
+                }
+
+                session.Link?.Connection.OnDeliveriesPending();
+            }
+
+            return retainTask.IsCompleted ? queueTask
+                : queueTask.IsCompleted ? retainTask
+                : Task.WhenAll(retainTask, queueTask);
+        }
+        finally
+        {
+            scratch.Matches.Clear();
+            deliveries.Clear();
+            scratch.Seen.Clear();
+        }
+    }
+
+    private static void Collect(Message message, RouteScratch scratch)
+    {
+        var matches = scratch.Matches;
+        var deliveries = scratch.Deliveries;
+        for (var i = 0; i < matches.Count; i++)
+        {
+            var sub = matches[i];
+            if (sub.Subscriber is not Session session)
+            {
+                continue;
+            }
+
+            var options = sub.Options;
+            if (options.NoLocal && message.OriginClientId == session.ClientId)
+            {
+                continue;
+            }
+
+            var qos = (QoS)Math.Min((byte)message.Qos, (byte)options.MaxQos);
+            var retain = options.RetainAsPublished && message.Retain;
+
+            // Overlapping subscriptions of one session: one copy at the highest QoS (MQTT-3.3.5-1).
+            if (matches.Count > 1 && scratch.Seen.TryGetValue(session, out var index))
+            {
+                var prev = deliveries[index].Delivery;
+                if (qos > prev.Qos || (retain && !prev.Retain))
+                {
+                    deliveries[index] = (session, prev with { Qos = (QoS)Math.Max((byte)qos, (byte)prev.Qos), Retain = retain || prev.Retain });
+                }
+
+                continue;
+            }
+
+            if (matches.Count > 1)
+            {
+                scratch.Seen[session] = deliveries.Count;
+            }
+
+            deliveries.Add((session, new Delivery(message, qos, retain, 0)));
+        }
+
+        // Offline persistent sessions keep QoS 1/2 only; stored ones get a queue position.
+        for (var i = deliveries.Count - 1; i >= 0; i--)
+        {
+            var (session, delivery) = deliveries[i];
+            var online = session.Link is not null;
+            if (!online && delivery.Qos == QoS.AtMostOnce)
+            {
+                deliveries.RemoveAt(i);
+                continue;
+            }
+
+            if (session.IsPersistent && delivery.Qos != QoS.AtMostOnce)
+            {
+                deliveries[i] = (session, delivery with { Seq = session.NextSeq() });
+            }
+        }
+    }
+}

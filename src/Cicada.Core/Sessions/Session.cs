@@ -1,0 +1,283 @@
+using System.Collections.Concurrent;
+using Cicada.Core.Storage;
+using Cicada.Core.Topics;
+
+namespace Cicada.Core.Sessions;
+
+/// <summary>
+/// A client's session (MQTT-3.1.2-4): its subscriptions, its bounded queue of pending deliveries,
+/// its in-flight deliveries and the exactly-once ids it has received. Outlives connections when
+/// persistent. Thread-safe: the router enqueues from publishers' threads while the edge drains.
+/// </summary>
+public sealed class Session : ISubscriber
+{
+    private readonly Lock _lock = new();
+    private readonly Queue<Delivery> _pending = new();
+    private readonly Dictionary<int, InflightDelivery> _inflight = [];
+    private readonly HashSet<int> _receivedIds = [];
+    private readonly IBrokerStore _store;
+    private readonly int _maxQueued;
+    private long _nextSeq;
+    private long _nextOrder;
+    private int _nextId;
+
+    internal Session(string clientId, bool persistent, IBrokerStore store, int maxQueued)
+    {
+        ClientId = clientId;
+        IsPersistent = persistent;
+        _store = store;
+        _maxQueued = maxQueued;
+    }
+
+    public string ClientId { get; }
+
+    /// <summary>Survives its connection (MQTT 3.1.1 CleanSession = 0); its QoS 1/2 state is stored.</summary>
+    public bool IsPersistent { get; }
+
+    /// <summary>Filters this session subscribes to, with their options.</summary>
+    public ConcurrentDictionary<string, SubscriptionOptions> Subscriptions { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The attached connection, if any.</summary>
+    internal ClientLink? Link { get; set; }
+
+    internal DateTimeOffset? DisconnectedAt { get; set; }
+
+    /// <summary>Deliveries dropped because the queue was full (overflow policy: drop oldest).</summary>
+    public long Dropped { get; private set; }
+
+    public int PendingCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _pending.Count;
+            }
+        }
+    }
+
+    public int InflightCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _inflight.Count;
+            }
+        }
+    }
+
+    internal long NextSeq() => Interlocked.Increment(ref _nextSeq);
+
+    /// <summary>Queues a delivery; returns false (and counts it) when the oldest had to be dropped.</summary>
+    internal bool Enqueue(in Delivery delivery)
+    {
+        Delivery dropped;
+        lock (_lock)
+        {
+            _pending.Enqueue(delivery);
+            if (_pending.Count <= _maxQueued)
+            {
+                return true;
+            }
+
+            dropped = _pending.Dequeue();
+            Dropped++;
+        }
+
+        if (dropped.Seq != 0)
+        {
+            _store.RemoveDeliveryAsync(ClientId, dropped.Seq).Forget();
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Takes the next pending delivery. A QoS 1/2 one is given an unused id and recorded in flight,
+    /// unless <paramref name="maxInflight"/> deliveries are already in flight (then it stays queued).
+    /// Expired messages are discarded on the way (MQTT 5 §3.3.2.3.3).
+    /// </summary>
+    public bool TryTakeNext(int maxInflight, DateTimeOffset now, out Delivery delivery, out int id)
+    {
+        lock (_lock)
+        {
+            while (_pending.TryPeek(out delivery))
+            {
+                if (delivery.Message.IsExpired(now))
+                {
+                    _pending.Dequeue();
+                    if (delivery.Seq != 0)
+                    {
+                        _store.RemoveDeliveryAsync(ClientId, delivery.Seq).Forget();
+                    }
+
+                    continue;
+                }
+
+                if (delivery.Qos == QoS.AtMostOnce)
+                {
+                    _pending.Dequeue();
+                    id = 0;
+                    return true;
+                }
+
+                if (_inflight.Count >= maxInflight || _inflight.Count >= 65_535)
+                {
+                    break;
+                }
+
+                _pending.Dequeue();
+                id = AllocateId();
+                _inflight.Add(id, new InflightDelivery(id, delivery, DeliveryState.Sent, ++_nextOrder));
+                if (delivery.Seq != 0)
+                {
+                    _store.UpdateDeliveryAsync(ClientId, delivery.Seq, id, DeliveryState.Sent).Forget();
+                }
+
+                return true;
+            }
+        }
+
+        delivery = default;
+        id = 0;
+        return false;
+    }
+
+    private int AllocateId()
+    {
+        // Packet ids are 1..65535 and unique among in-flight deliveries (MQTT-2.3.1-2).
+        do
+        {
+            _nextId = _nextId >= 65_535 ? 1 : _nextId + 1;
+        }
+        while (_inflight.ContainsKey(_nextId));
+
+        return _nextId;
+    }
+
+    /// <summary>Completes an in-flight delivery (PUBACK for QoS 1, PUBCOMP for QoS 2); false when the id is unknown.</summary>
+    public bool Complete(int id)
+    {
+        InflightDelivery done;
+        lock (_lock)
+        {
+            if (!_inflight.Remove(id, out done))
+            {
+                return false;
+            }
+        }
+
+        if (done.Delivery.Seq != 0)
+        {
+            _store.RemoveDeliveryAsync(ClientId, done.Delivery.Seq).Forget();
+        }
+
+        return true;
+    }
+
+    /// <summary>Marks a QoS 2 delivery as received by the client (PUBREC → PUBREL, MQTT-4.3.3); false when unknown.</summary>
+    public bool Release(int id)
+    {
+        InflightDelivery entry;
+        lock (_lock)
+        {
+            if (!_inflight.TryGetValue(id, out entry) || entry.Delivery.Qos != QoS.ExactlyOnce)
+            {
+                return false;
+            }
+
+            entry = entry with { State = DeliveryState.Released };
+            _inflight[id] = entry;
+        }
+
+        if (entry.Delivery.Seq != 0)
+        {
+            _store.UpdateDeliveryAsync(ClientId, entry.Delivery.Seq, id, DeliveryState.Released).Forget();
+        }
+
+        return true;
+    }
+
+    /// <summary>In-flight deliveries in the order they were first sent, to resend on reconnect (MQTT-4.4.0-1).</summary>
+    public InflightDelivery[] InflightSnapshot()
+    {
+        lock (_lock)
+        {
+            var all = _inflight.Values.ToArray();
+            Array.Sort(all, static (a, b) => a.Order.CompareTo(b.Order));
+            return all;
+        }
+    }
+
+    /// <summary>
+    /// Records an inbound exactly-once id (QoS 2 PUBLISH before PUBREL). False when it is already
+    /// recorded: the message was routed once already and must not be again (MQTT-4.3.3-2).
+    /// </summary>
+    public bool TryAddReceivedId(int id, out Task durable)
+    {
+        lock (_lock)
+        {
+            if (!_receivedIds.Add(id))
+            {
+                durable = Task.CompletedTask;
+                return false;
+            }
+        }
+
+        durable = IsPersistent ? _store.AddReceivedIdAsync(ClientId, id) : Task.CompletedTask;
+        return true;
+    }
+
+    /// <summary>Forgets an inbound exactly-once id (PUBREL received, MQTT-4.3.3).</summary>
+    public void RemoveReceivedId(int id)
+    {
+        bool removed;
+        lock (_lock)
+        {
+            removed = _receivedIds.Remove(id);
+        }
+
+        if (removed && IsPersistent)
+        {
+            _store.RemoveReceivedIdAsync(ClientId, id).Forget();
+        }
+    }
+
+    /// <summary>Puts back state loaded from the store at startup.</summary>
+    internal void Restore(IReadOnlyList<QueuedRecord> queue, IReadOnlyList<int> receivedIds)
+    {
+        lock (_lock)
+        {
+            foreach (var id in receivedIds)
+            {
+                _receivedIds.Add(id);
+            }
+
+            foreach (var r in queue)
+            {
+                var delivery = new Delivery(r.Message, r.Qos, false, r.Seq);
+                _nextSeq = Math.Max(_nextSeq, r.Seq);
+                if (r.State != DeliveryState.Queued && r.PacketId is > 0 and <= 65_535 && !_inflight.ContainsKey(r.PacketId))
+                {
+                    _inflight.Add(r.PacketId, new InflightDelivery(r.PacketId, delivery, r.State, ++_nextOrder));
+                }
+                else
+                {
+                    _pending.Enqueue(delivery);
+                }
+            }
+        }
+    }
+
+    /// <summary>Drops volatile state when a non-persistent session ends.</summary>
+    internal void Clear()
+    {
+        lock (_lock)
+        {
+            _pending.Clear();
+            _inflight.Clear();
+            _receivedIds.Clear();
+        }
+    }
+}

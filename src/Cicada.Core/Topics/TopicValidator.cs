@@ -1,0 +1,90 @@
+namespace Cicada.Core.Topics;
+
+/// <summary>Topic name and filter rules shared by every edge (MQTT 3.1.1 §4.7, MQTT 5 §4.7).</summary>
+public static class TopicValidator
+{
+    /// <summary>Largest topic in UTF-8 bytes (a two-byte length prefix on the MQTT wire, MQTT-1.5.3).</summary>
+    public const int MaxTopicBytes = 65_535;
+
+    /// <summary>
+    /// A topic name to publish to: at least one character (MQTT-4.7.3-1), no wildcards
+    /// (MQTT-3.3.2-2, MQTT-4.7.1-1), no U+0000 (MQTT-1.5.3-2).
+    /// </summary>
+    public static bool IsValidTopicName(ReadOnlySpan<char> topic)
+    {
+        if (topic.IsEmpty)
+        {
+            return false;
+        }
+
+        return topic.IndexOfAny('+', '#', '\0') < 0;
+    }
+
+    /// <summary>
+    /// A topic filter: at least one character (MQTT-4.7.3-1); '#' alone or after '/' and last
+    /// (MQTT-4.7.1-2); '+' occupies an entire level (MQTT-4.7.1-3); no U+0000 (MQTT-1.5.3-2).
+    /// </summary>
+    public static bool IsValidTopicFilter(ReadOnlySpan<char> filter)
+    {
+        if (filter.IsEmpty || filter.Contains('\0'))
+        {
+            return false;
+        }
+
+        for (var i = 0; i < filter.Length; i++)
+        {
+            var c = filter[i];
+            if (c != '+' && c != '#')
+            {
+                continue;
+            }
+
+            var startsLevel = i == 0 || filter[i - 1] == '/';
+            var endsLevel = i == filter.Length - 1 || filter[i + 1] == '/';
+            if (!startsLevel || !endsLevel)
+            {
+                return false;
+            }
+
+            if (c == '#' && i != filter.Length - 1)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Reference matcher (MQTT-4.7): the slow, obvious one, for tests and for one-off checks.</summary>
+    public static bool Matches(string filter, string topic)
+    {
+        var f = filter.Split('/');
+        var t = topic.Split('/');
+
+        // MQTT-4.7.2-1: a leading wildcard does not match topics beginning with '$'.
+        if (topic.StartsWith('$') && (f[0] == "+" || f[0] == "#"))
+        {
+            return false;
+        }
+
+        for (var i = 0; i < f.Length; i++)
+        {
+            if (f[i] == "#")
+            {
+                return true; // matches the parent level too ("a/#" matches "a")
+            }
+
+            if (i >= t.Length)
+            {
+                return false;
+            }
+
+            if (f[i] != "+" && f[i] != t[i])
+            {
+                return false;
+            }
+        }
+
+        return f.Length == t.Length;
+    }
+}

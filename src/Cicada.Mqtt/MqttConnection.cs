@@ -1,0 +1,266 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Cicada.Core;
+using Cicada.Core.Sessions;
+using Cicada.Mqtt.Protocol;
+using Microsoft.AspNetCore.Connections;
+
+namespace Cicada.Mqtt;
+
+/// <summary>
+/// One MQTT 3.1 / 3.1.1 connection: the read loop and the connection state machine. Packet
+/// families live in partial files (Connect, Publish, Subscribe, Delivery).
+/// </summary>
+internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHandler
+{
+    private readonly MqttEdge _edge;
+    private readonly ConnectionContext _context;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly List<Response> _responses = [];
+    private readonly DateTimeOffset _openedAt;
+    private ClientLink? _link;
+    private byte _level;
+    private int _keepAliveSeconds;
+    private long _lastActivity;
+    private bool _graceful;
+    private volatile string? _closeReason;
+
+    public MqttConnection(MqttEdge edge, ConnectionContext context)
+    {
+        _edge = edge;
+        _context = context;
+        _input = context.Transport.Input;
+        _output = context.Transport.Output;
+        _openedAt = edge.Broker.Time.GetUtcNow();
+        _lastActivity = Environment.TickCount64;
+    }
+
+    private string ClientId => _link?.ClientId ?? "?";
+
+    public async Task RunAsync()
+    {
+        _edge.Heartbeat.Register(this);
+        var reason = "connection closed by client";
+        try
+        {
+            reason = await ReadLoopAsync() ?? reason;
+        }
+        catch (MqttProtocolException ex)
+        {
+            _edge.Broker.Metrics.ProtocolErrors.Add(1);
+            MqttLog.ProtocolError(_edge.Logger, _context.RemoteEndPoint, ClientId, ex.Rule, ex.Message);
+            reason = $"protocol error {ex.Rule}";
+        }
+        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            reason = _closeReason ?? "connection lost";
+        }
+        catch (Exception ex)
+        {
+            MqttLog.Failed(_edge.Logger, ex, _context.RemoteEndPoint, ClientId);
+            reason = "internal error";
+        }
+        finally
+        {
+            _edge.Heartbeat.Unregister(this);
+            if (_link is { } link)
+            {
+                // MQTT-3.1.2-8: the will goes out on every close but a DISCONNECT (MQTT-3.14.4-3).
+                _edge.Broker.Disconnect(link, publishWill: !_graceful);
+                MqttLog.Disconnected(_edge.Logger, link.ClientId, _context.RemoteEndPoint, _closeReason ?? reason);
+            }
+
+            await _input.CompleteAsync();
+            await CompleteOutputAsync();
+        }
+    }
+
+    private async Task CompleteOutputAsync()
+    {
+        await _writeLock.WaitAsync();
+        try
+        {
+            await _output.CompleteAsync();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Reads packets until the client leaves; returns why the loop ended.</summary>
+    private async Task<string?> ReadLoopAsync()
+    {
+        var maxPacketSize = _edge.Options.MaxPacketSize;
+        while (true)
+        {
+            var result = await _input.ReadAsync();
+            var buffer = result.Buffer;
+            Volatile.Write(ref _lastActivity, Environment.TickCount64);
+            string? stop = null;
+            try
+            {
+                while (stop is null)
+                {
+                    var status = MqttFrameReader.TryRead(ref buffer, maxPacketSize, out var frame, out var size);
+                    if (status == FrameStatus.NeedMoreData)
+                    {
+                        break;
+                    }
+
+                    if (status == FrameStatus.Malformed)
+                    {
+                        ThrowHelper.Protocol("MQTT-2.2.3", "Remaining length longer than four bytes");
+                    }
+
+                    if (status == FrameStatus.TooLarge)
+                    {
+                        ThrowHelper.Protocol("MQTT-4.8.0-1", $"Packet of {size} bytes exceeds the maximum of {maxPacketSize}");
+                    }
+
+                    stop = await HandleFrameAsync(frame);
+                }
+            }
+            finally
+            {
+                _input.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            await WriteResponsesAsync();
+            if (stop is not null)
+            {
+                return stop;
+            }
+
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Handles one packet; returns a reason when the connection must end after the pending responses.</summary>
+    private ValueTask<string?> HandleFrameAsync(MqttFrame frame)
+    {
+        MqttDecoder.CheckFlags(frame);
+        if (_link is null)
+        {
+            if (frame.Type != MqttPacketType.Connect)
+            {
+                // MQTT-3.1.0-1: the first packet from the client must be CONNECT.
+                ThrowHelper.Protocol("MQTT-3.1.0-1", $"First packet is {frame.Type}, not CONNECT");
+            }
+
+            return HandleConnectAsync(frame);
+        }
+
+        var body = frame.Body;
+        byte[]? rented = null;
+        var span = body.IsSingleSegment ? body.FirstSpan : Flatten(body, out rented);
+        try
+        {
+            return new ValueTask<string?>(Handle(frame, span));
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static ReadOnlySpan<byte> Flatten(ReadOnlySequence<byte> body, out byte[] rented)
+    {
+        rented = ArrayPool<byte>.Shared.Rent((int)body.Length);
+        body.CopyTo(rented);
+        return rented.AsSpan(0, (int)body.Length);
+    }
+
+    private string? Handle(MqttFrame frame, ReadOnlySpan<byte> body)
+    {
+        switch (frame.Type)
+        {
+            case MqttPacketType.Publish:
+                HandlePublish(MqttDecoder.DecodePublish(frame.Flags, body));
+                return null;
+            case MqttPacketType.PubAck:
+                HandlePubAck(MqttDecoder.DecodePacketId(body));
+                return null;
+            case MqttPacketType.PubRec:
+                HandlePubRec(MqttDecoder.DecodePacketId(body));
+                return null;
+            case MqttPacketType.PubRel:
+                HandlePubRel(MqttDecoder.DecodePacketId(body));
+                return null;
+            case MqttPacketType.PubComp:
+                HandlePubComp(MqttDecoder.DecodePacketId(body));
+                return null;
+            case MqttPacketType.Subscribe:
+                HandleSubscribe(body);
+                return null;
+            case MqttPacketType.Unsubscribe:
+                HandleUnsubscribe(body);
+                return null;
+            case MqttPacketType.PingReq:
+                ExpectEmpty(body, frame.Type);
+                _responses.Add(Response.Packet(MqttPacketType.PingResp, 0));
+                return null;
+            case MqttPacketType.Disconnect:
+                ExpectEmpty(body, frame.Type);
+
+                // MQTT-3.14.4-3: a DISCONNECT discards the will.
+                _graceful = true;
+                _link!.Will = null;
+                return "DISCONNECT";
+            case MqttPacketType.Connect:
+                // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
+                return ThrowHelper.Protocol<string?>("MQTT-3.1.0-2", "Second CONNECT on one connection");
+            default:
+                return ThrowHelper.Protocol<string?>("MQTT-2.2.1", $"Packet type {frame.Type} is not valid from a client");
+        }
+    }
+
+    private static void ExpectEmpty(ReadOnlySpan<byte> body, MqttPacketType type)
+    {
+        if (!body.IsEmpty)
+        {
+            ThrowHelper.Protocol("MQTT-2.2.3", $"{type} with a non-zero remaining length");
+        }
+    }
+
+    /// <summary>Keep-alive (MQTT-3.1.2-24) and CONNECT timeout, checked by the broker's single heartbeat.</summary>
+    public void OnHeartbeat(DateTimeOffset now)
+    {
+        if (_link is null)
+        {
+            if (now - _openedAt > TimeSpan.FromSeconds(_edge.Broker.Options.ConnectTimeoutSeconds))
+            {
+                Abort("no CONNECT within the connect timeout");
+            }
+
+            return;
+        }
+
+        if (_keepAliveSeconds > 0)
+        {
+            var idleMs = Environment.TickCount64 - Volatile.Read(ref _lastActivity);
+            if (idleMs > _keepAliveSeconds * 1500L)
+            {
+                // MQTT-3.1.2-24: nothing within one and a half times the keep alive: close, as a failure.
+                Abort($"keep-alive timeout ({_keepAliveSeconds}s)");
+            }
+        }
+    }
+
+    public void Close(CloseReason reason) =>
+        Abort(reason == CloseReason.SessionTakenOver ? "session taken over (MQTT-3.1.4-2)" : "server shutting down");
+
+    private void Abort(string reason)
+    {
+        _closeReason ??= reason;
+        _context.Abort(new ConnectionAbortedException(reason));
+    }
+}

@@ -1,0 +1,23 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Cicada.Mqtt;
+
+/// <summary>The MQTT edge's log lines: one per connection event, one per bad input.</summary>
+internal static partial class MqttLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "MQTT client {ClientId} connected from {Remote} (level {Level}, clean {Clean}, keep-alive {KeepAlive}s, session present {Present})")]
+    public static partial void Connected(ILogger logger, string clientId, EndPoint? remote, byte level, bool clean, int keepAlive, bool present);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "MQTT client {ClientId} disconnected from {Remote}: {Reason}")]
+    public static partial void Disconnected(ILogger logger, string clientId, EndPoint? remote, string reason);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "MQTT connection from {Remote} (client {ClientId}) closed: {Rule} {Detail}")]
+    public static partial void ProtocolError(ILogger logger, EndPoint? remote, string clientId, string rule, string detail);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "MQTT CONNECT from {Remote} (client {ClientId}) refused: {Code}")]
+    public static partial void Refused(ILogger logger, EndPoint? remote, string clientId, Protocol.ConnectReturnCode code);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "MQTT connection from {Remote} (client {ClientId}) failed")]
+    public static partial void Failed(ILogger logger, Exception exception, EndPoint? remote, string clientId);
+}

@@ -1,0 +1,218 @@
+using Cicada.Core;
+using Cicada.Core.Topics;
+
+namespace Cicada.Mqtt.Protocol;
+
+/// <summary>Stateless decoders for the MQTT 3.1 / 3.1.1 packets a server receives.</summary>
+public static class MqttDecoder
+{
+    /// <summary>
+    /// Fixed-header flags (MQTT-2.2.2-1/2): PUBREL, SUBSCRIBE and UNSUBSCRIBE carry 0010; all other
+    /// packets but PUBLISH carry 0000.
+    /// </summary>
+    public static void CheckFlags(MqttFrame frame)
+    {
+        var expected = frame.Type switch
+        {
+            MqttPacketType.Publish => frame.Flags,
+            MqttPacketType.PubRel or MqttPacketType.Subscribe or MqttPacketType.Unsubscribe => 0b0010,
+            _ => 0,
+        };
+        if (frame.Flags != expected)
+        {
+            ThrowHelper.Protocol(frame.Type switch
+            {
+                MqttPacketType.Subscribe => "MQTT-3.8.1-1",
+                MqttPacketType.Unsubscribe => "MQTT-3.10.1-1",
+                MqttPacketType.PubRel => "MQTT-3.6.1-1",
+                _ => "MQTT-2.2.2-2",
+            }, $"Invalid fixed header flags {frame.Flags:X1} for {frame.Type}");
+        }
+    }
+
+    public static ConnectPacket DecodeConnect(ReadOnlySpan<byte> body)
+    {
+        var reader = new MqttReader(body);
+        var name = reader.ReadString();
+        var level = reader.ReadByte();
+        if (name is not ("MQTT" or "MQIsdp"))
+        {
+            // MQTT-3.1.2-1: not MQTT at all: close without CONNACK.
+            ThrowHelper.Protocol("MQTT-3.1.2-1", $"Unknown protocol name '{name}'");
+        }
+
+        var flags = reader.ReadByte();
+        var keepAlive = reader.ReadUInt16();
+        if (name == "MQTT" ? level != MqttProtocolLevel.V311 : level != MqttProtocolLevel.V31)
+        {
+            // MQTT-3.1.2-2: answered with CONNACK 0x01 by the caller; the rest is not parsed.
+            return new ConnectPacket { ProtocolName = name, ProtocolLevel = level, ClientId = string.Empty };
+        }
+
+        if ((flags & 0x01) != 0)
+        {
+            ThrowHelper.Protocol("MQTT-3.1.2-3", "Reserved CONNECT flag is set");
+        }
+
+        var cleanSession = (flags & 0x02) != 0;
+        var willFlag = (flags & 0x04) != 0;
+        var willQos = (flags >> 3) & 0x03;
+        var willRetain = (flags & 0x20) != 0;
+        var passwordFlag = (flags & 0x40) != 0;
+        var usernameFlag = (flags & 0x80) != 0;
+
+        if (!willFlag && (willQos != 0 || willRetain))
+        {
+            ThrowHelper.Protocol("MQTT-3.1.2-11", "Will QoS/Retain set without the Will flag");
+        }
+
+        if (willQos == 3)
+        {
+            ThrowHelper.Protocol("MQTT-3.1.2-14", "Will QoS 3");
+        }
+
+        if (!usernameFlag && passwordFlag && level == MqttProtocolLevel.V311)
+        {
+            ThrowHelper.Protocol("MQTT-3.1.2-22", "Password flag without the User Name flag");
+        }
+
+        var clientId = reader.ReadString();
+        string? willTopic = null;
+        byte[]? willPayload = null;
+        if (willFlag)
+        {
+            willTopic = reader.ReadString();
+            if (!TopicValidator.IsValidTopicName(willTopic))
+            {
+                ThrowHelper.Protocol("MQTT-3.1.3-10", "Will topic is not a valid topic name");
+            }
+
+            willPayload = reader.ReadBinary().ToArray();
+        }
+
+        var username = usernameFlag ? reader.ReadString() : null;
+
+        // MQTT 3.1 clients may omit a password even with the flag set; 3.1.1 may not (§3.1.3.5).
+        byte[]? password = passwordFlag && !(level == MqttProtocolLevel.V31 && reader.End)
+            ? reader.ReadBinary().ToArray()
+            : null;
+
+        if (!reader.End)
+        {
+            ThrowHelper.Protocol("MQTT-3.1.3-1", "Unexpected bytes after the CONNECT payload");
+        }
+
+        return new ConnectPacket
+        {
+            ProtocolName = name,
+            ProtocolLevel = level,
+            CleanSession = cleanSession,
+            KeepAliveSeconds = keepAlive,
+            ClientId = clientId,
+            WillTopic = willTopic,
+            WillPayload = willPayload,
+            WillQos = (QoS)willQos,
+            WillRetain = willRetain,
+            Username = username,
+            Password = password,
+        };
+    }
+
+    public static PublishPacket DecodePublish(int flags, ReadOnlySpan<byte> body)
+    {
+        var qos = (flags >> 1) & 0x03;
+        if (qos == 3)
+        {
+            ThrowHelper.Protocol("MQTT-3.3.1-4", "PUBLISH with QoS 3");
+        }
+
+        var dup = (flags & 0x08) != 0;
+        if (dup && qos == 0)
+        {
+            ThrowHelper.Protocol("MQTT-3.3.1-2", "DUP set on a QoS 0 PUBLISH");
+        }
+
+        var reader = new MqttReader(body);
+        var topic = reader.ReadString();
+        if (!TopicValidator.IsValidTopicName(topic))
+        {
+            ThrowHelper.Protocol("MQTT-3.3.2-2", $"Invalid topic name '{topic}'");
+        }
+
+        ushort packetId = 0;
+        if (qos > 0)
+        {
+            packetId = reader.ReadUInt16();
+            if (packetId == 0)
+            {
+                ThrowHelper.Protocol("MQTT-2.3.1-1", "Packet identifier 0");
+            }
+        }
+
+        return new PublishPacket(topic, reader.ReadRest().ToArray(), (QoS)qos, (flags & 0x01) != 0, dup, packetId);
+    }
+
+    /// <summary>PUBACK, PUBREC, PUBREL, PUBCOMP: exactly a packet identifier (§3.4-§3.7).</summary>
+    public static ushort DecodePacketId(ReadOnlySpan<byte> body)
+    {
+        var reader = new MqttReader(body);
+        var id = reader.ReadUInt16();
+        if (!reader.End)
+        {
+            ThrowHelper.Protocol("MQTT-2.2.3", "Acknowledgement longer than two bytes");
+        }
+
+        return id;
+    }
+
+    public static ushort DecodeSubscribe(ReadOnlySpan<byte> body, List<TopicRequest> filters)
+    {
+        var reader = new MqttReader(body);
+        var packetId = reader.ReadUInt16();
+        if (packetId == 0)
+        {
+            ThrowHelper.Protocol("MQTT-2.3.1-1", "Packet identifier 0");
+        }
+
+        while (!reader.End)
+        {
+            var filter = reader.ReadString();
+            var options = reader.ReadByte();
+            if ((options & 0xFC) != 0 || (options & 0x03) == 3)
+            {
+                ThrowHelper.Protocol("MQTT-3.8.3-4", $"Invalid requested QoS byte {options:X2}");
+            }
+
+            filters.Add(new TopicRequest(filter, (QoS)(options & 0x03)));
+        }
+
+        if (filters.Count == 0)
+        {
+            ThrowHelper.Protocol("MQTT-3.8.3-3", "SUBSCRIBE without a topic filter");
+        }
+
+        return packetId;
+    }
+
+    public static ushort DecodeUnsubscribe(ReadOnlySpan<byte> body, List<string> filters)
+    {
+        var reader = new MqttReader(body);
+        var packetId = reader.ReadUInt16();
+        if (packetId == 0)
+        {
+            ThrowHelper.Protocol("MQTT-2.3.1-1", "Packet identifier 0");
+        }
+
+        while (!reader.End)
+        {
+            filters.Add(reader.ReadString());
+        }
+
+        if (filters.Count == 0)
+        {
+            ThrowHelper.Protocol("MQTT-3.10.3-2", "UNSUBSCRIBE without a topic filter");
+        }
+
+        return packetId;
+    }
+}
