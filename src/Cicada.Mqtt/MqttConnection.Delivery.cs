@@ -17,6 +17,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         static (m, variant) => MqttEncoder.EncodePublish(m, (QoS)(variant >> 1), (variant & 1) != 0, dup: false);
 
     private int _drainState;
+    private bool _connAckSent;
 
     public void OnDeliveriesPending()
     {
@@ -80,6 +81,11 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         await _writeLock.WaitAsync();
         try
         {
+            if (!_connAckSent)
+            {
+                return false;
+            }
+
             var session = link.Session;
             var maxInflight = _edge.Broker.Options.MaxInflight;
             var now = _edge.Broker.Time.GetUtcNow();

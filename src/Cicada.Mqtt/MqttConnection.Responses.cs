@@ -80,6 +80,8 @@ internal sealed partial class MqttConnection
                 MqttEncoder.WriteConnAck(_output, response.SessionPresent, response.Code);
                 if (response.Code == ConnectReturnCode.Accepted)
                 {
+                    // Nothing may precede CONNACK (MQTT-3.2.0-1): deliveries start only now.
+                    _connAckSent = true;
                     ResendInflight();
                 }
 

@@ -24,6 +24,9 @@ public sealed class MqttProtocolException : Exception
 
     /// <summary>The normative statement broken, e.g. <c>MQTT-3.3.1-4</c>.</summary>
     public string Rule { get; }
+
+    /// <summary>The MQTT 5 reason code to close with (§4.13): 0x81 Malformed Packet unless set.</summary>
+    public byte ReasonCode { get; init; } = 0x81;
 }
 
 internal static class ThrowHelper
@@ -33,4 +36,9 @@ internal static class ThrowHelper
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     public static T Protocol<T>(string rule, string message) => throw new MqttProtocolException(rule, message);
+
+    /// <summary>A well-formed packet that breaks a rule: MQTT 5 reason 0x82 Protocol Error, or another code.</summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    public static void ProtocolError(string rule, string message, byte reasonCode = 0x82) =>
+        throw new MqttProtocolException(rule, message) { ReasonCode = reasonCode };
 }

@@ -70,6 +70,48 @@ internal ref struct MqttReader(ReadOnlySpan<byte> span)
         return Encoding.UTF8.GetString(bytes);
     }
 
+    /// <summary>Variable Byte Integer (§1.5.5): at most four bytes.</summary>
+    public int ReadVarInt()
+    {
+        var value = 0;
+        for (var shift = 0; shift < 28; shift += 7)
+        {
+            var b = ReadByte();
+            value |= (b & 0x7F) << shift;
+            if ((b & 0x80) == 0)
+            {
+                return value;
+            }
+        }
+
+        return ThrowHelper.Protocol<int>("MQTT-1.5.5-1", "Variable byte integer longer than four bytes");
+    }
+
+    public uint ReadUInt32()
+    {
+        if (Remaining < 4)
+        {
+            ThrowHelper.Protocol("MQTT-2.2.3", "Packet shorter than its content");
+        }
+
+        var value = BinaryPrimitives.ReadUInt32BigEndian(_span[_position..]);
+        _position += 4;
+        return value;
+    }
+
+    /// <summary>Takes the next <paramref name="length"/> bytes as a reader of their own (a property block).</summary>
+    public MqttReader Slice(int length)
+    {
+        if (length < 0 || Remaining < length)
+        {
+            ThrowHelper.Protocol("MQTT-2.2.3", "Length runs past the end of the packet");
+        }
+
+        var slice = new MqttReader(_span.Slice(_position, length));
+        _position += length;
+        return slice;
+    }
+
     public ReadOnlySpan<byte> ReadRest()
     {
         var rest = _span[_position..];
