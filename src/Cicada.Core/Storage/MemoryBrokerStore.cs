@@ -10,25 +10,44 @@ public sealed class MemoryBrokerStore : IBrokerStore
     private readonly Dictionary<string, Message> _retained = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
     private long _nextMessageId;
+    private bool _disposed;
 
     private sealed class SessionState
     {
+        /// <summary>Whether <see cref="SaveSessionAsync"/> wrote a header (a session may have only content).</summary>
+        public bool HasHeader;
         public uint Expiry;
         public DateTimeOffset? DisconnectedAt;
         public readonly Dictionary<string, SubscriptionRecord> Subscriptions = new(StringComparer.Ordinal);
         public readonly SortedDictionary<long, QueuedRecord> Queue = [];
         public readonly HashSet<int> ReceivedIds = [];
+
+        /// <summary>A session exists while it has a header or anything stored under its id (as in SQLite).</summary>
+        public bool Exists => HasHeader || Subscriptions.Count > 0 || Queue.Count > 0 || ReceivedIds.Count > 0;
     }
+
+    private static Task Disposed() => Task.FromException(new ObjectDisposedException(nameof(MemoryBrokerStore)));
 
     public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    /// <summary>Later calls fault with <see cref="ObjectDisposedException"/>, as with the durable stores.</summary>
+    public ValueTask DisposeAsync()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+        }
+
+        return ValueTask.CompletedTask;
+    }
 
     public Task<IReadOnlyList<Message>> LoadRetainedAsync(CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            return Task.FromResult<IReadOnlyList<Message>>([.. _retained.Values]);
+            return _disposed
+                ? Task.FromException<IReadOnlyList<Message>>(new ObjectDisposedException(nameof(MemoryBrokerStore)))
+                : Task.FromResult<IReadOnlyList<Message>>([.. _retained.Values.OrderBy(m => m.Topic, StringComparer.Ordinal)]);
         }
     }
 
@@ -36,6 +55,11 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Disposed();
+            }
+
             _retained[message.Topic] = message;
         }
 
@@ -46,6 +70,11 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Disposed();
+            }
+
             _retained.Remove(topic);
         }
 
@@ -56,10 +85,18 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Task.FromException<IReadOnlyList<SessionRecord>>(new ObjectDisposedException(nameof(MemoryBrokerStore)));
+            }
+
+            // Sorted like the SQLite store's answer (client id, filter, id) so both read the same.
             return Task.FromResult<IReadOnlyList<SessionRecord>>(
             [
-                .. _sessions.Select(kv => new SessionRecord(kv.Key, kv.Value.Expiry, kv.Value.DisconnectedAt,
-                    [.. kv.Value.Subscriptions.Values], [.. kv.Value.ReceivedIds])),
+                .. _sessions.Where(kv => kv.Value.Exists).OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                    .Select(kv => new SessionRecord(kv.Key, kv.Value.Expiry, kv.Value.DisconnectedAt,
+                        [.. kv.Value.Subscriptions.Values.OrderBy(x => x.Filter, StringComparer.Ordinal)],
+                        [.. kv.Value.ReceivedIds.Order()])),
             ]);
         }
     }
@@ -68,7 +105,13 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Disposed();
+            }
+
             var s = Get(clientId);
+            s.HasHeader = true;
             s.Expiry = expirySeconds;
             s.DisconnectedAt = disconnectedAt;
         }
@@ -80,6 +123,11 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Disposed();
+            }
+
             _sessions.Remove(clientId);
         }
 
@@ -90,6 +138,11 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Disposed();
+            }
+
             Get(clientId).Subscriptions[subscription.Filter] = subscription;
         }
 
@@ -100,6 +153,11 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Disposed();
+            }
+
             if (_sessions.TryGetValue(clientId, out var s))
             {
                 s.Subscriptions.Remove(filter);
@@ -113,6 +171,11 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Disposed();
+            }
+
             Get(clientId).ReceivedIds.Add(id);
         }
 
@@ -123,6 +186,11 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Disposed();
+            }
+
             if (_sessions.TryGetValue(clientId, out var s))
             {
                 s.ReceivedIds.Remove(id);
@@ -136,6 +204,11 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Disposed();
+            }
+
             if (message.StoreId == 0)
             {
                 message.StoreId = ++_nextMessageId;
@@ -154,6 +227,11 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Disposed();
+            }
+
             if (_sessions.TryGetValue(clientId, out var s) && s.Queue.TryGetValue(seq, out var r))
             {
                 s.Queue[seq] = r with { PacketId = packetId, State = state };
@@ -167,6 +245,11 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return Disposed();
+            }
+
             if (_sessions.TryGetValue(clientId, out var s))
             {
                 s.Queue.Remove(seq);
@@ -180,8 +263,9 @@ public sealed class MemoryBrokerStore : IBrokerStore
     {
         lock (_lock)
         {
-            return Task.FromResult<IReadOnlyList<QueuedRecord>>(
-                _sessions.TryGetValue(clientId, out var s) ? [.. s.Queue.Values] : []);
+            return _disposed
+                ? Task.FromException<IReadOnlyList<QueuedRecord>>(new ObjectDisposedException(nameof(MemoryBrokerStore)))
+                : Task.FromResult<IReadOnlyList<QueuedRecord>>(_sessions.TryGetValue(clientId, out var s) ? [.. s.Queue.Values] : []);
         }
     }
 
