@@ -1,3 +1,3 @@
-var builder = WebApplication.CreateSlimBuilder(args);
-var app = builder.Build();
-app.Run();
+using Cicada.Server.Cli;
+
+return await CicadaCli.RunAsync(args, CliContext.FromProcess());
