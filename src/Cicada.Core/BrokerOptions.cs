@@ -23,6 +23,6 @@ public sealed class AuthOptions
     /// <summary>Clients without a username may connect.</summary>
     public bool AllowAnonymous { get; set; } = true;
 
-    /// <summary>Users file (<c>user:$pbkdf2-sha256$…</c> lines, written by <c>cicada passwd</c>); none = no users.</summary>
+    /// <summary>Users file (<c>user:$pbkdf2-sha512$…</c> lines, written by <c>cicada passwd</c>); none = no users.</summary>
     public string? UsersFile { get; set; }
 }

@@ -1,0 +1,155 @@
+using System.Reflection;
+using Cicada.Core;
+using Cicada.Core.Auth;
+using Cicada.Core.Storage;
+using Cicada.Mqtt;
+using Cicada.Storage.Sqlite;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Cicada.Server.Hosting;
+
+/// <summary>
+/// Builds and runs the broker host: Kestrel with one listener per enabled TCP edge, Core, the
+/// store and the authenticator. Thin on purpose: everything protocol-shaped lives in the edges.
+/// </summary>
+public static partial class CicadaServer
+{
+    /// <summary>Version with the source revision (<c>0.1.0+abc123…</c>), as <c>--version</c> prints it.</summary>
+    public static string InformationalVersion { get; } =
+        typeof(CicadaServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    public static string Version { get; } = InformationalVersion.Split('+')[0];
+
+    /// <summary>Builds the host without starting it (tests start and stop it themselves).</summary>
+    public static WebApplication Build(ServerSettings settings, IConfiguration configuration)
+    {
+        // The empty builder adds no configuration source, no default URL and no HTTP pipeline:
+        // the configuration is exactly the stack CicadaConfiguration built, and Kestrel binds only
+        // the endpoints configured below.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
+        {
+            ApplicationName = "Cicada.Server",
+            ContentRootPath = AppContext.BaseDirectory,
+            EnvironmentName = Environments.Production,
+        });
+        builder.Configuration.AddConfiguration(configuration);
+
+        builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.ColorBehavior = LoggerColorBehavior.Disabled;
+        });
+
+        var services = builder.Services;
+        services.AddCicadaCore(configuration);
+        services.AddCicadaMqtt(configuration);
+
+        if (settings.Storage == StorageKind.Sqlite)
+        {
+            Directory.CreateDirectory(settings.DataDirectory);
+            // ActivatorUtilities fills in whatever else the store's constructor asks for (a logger).
+            services.AddSingleton<IBrokerStore>(sp => ActivatorUtilities.CreateInstance<SqliteBrokerStore>(sp, settings.DatabasePath));
+        }
+        else
+        {
+            services.AddSingleton<IBrokerStore, MemoryBrokerStore>();
+        }
+
+        services.PostConfigure<AuthOptions>(o => o.UsersFile = settings.UsersFile);
+        services.AddSingleton<UsersFileAuthenticator>();
+        services.AddSingleton<IAuthenticator>(sp => sp.GetRequiredService<UsersFileAuthenticator>());
+
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            if (!settings.Mqtt.IsOff)
+                Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
+        });
+        if (settings.Mqtt.IsOff)
+        {
+            // Kestrel with no endpoint binds http://localhost:5000 by default; with every TCP edge
+            // off there must be no listener at all, so the server is replaced by one that binds nothing.
+            services.AddSingleton<IServer, IdleServer>();
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>Runs the broker until SIGTERM / Ctrl-C; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(ServerSettings settings, IConfiguration configuration, CancellationToken cancellationToken)
+    {
+        await using var app = Build(settings, configuration);
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Cicada.Server");
+
+        LogEdgeNotAvailable(logger, "HTTP", settings.Http);
+        LogEdgeNotAvailable(logger, "CoAP", settings.Coap);
+        LogEdgeNotAvailable(logger, "AMQP", settings.Amqp);
+
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+        {
+            // A port in use (Kestrel wraps it in IOException), an address not on this machine or a
+            // privileged port (bare SocketException): a clear line and exit code 1, not a crash.
+            LogStartFailed(logger, ex.Message);
+            return 1;
+        }
+
+        var auth = app.Services.GetRequiredService<UsersFileAuthenticator>();
+        LogStarted(logger, Version,
+            settings.Mqtt.ToString(),
+            settings.Storage == StorageKind.Sqlite ? $"sqlite {settings.DatabasePath}" : "memory",
+            auth.AllowAnonymous ? "allowed" : "refused",
+            auth.UsersFile is { Exists: true } file ? $"{file.Path} ({file.Count} users)" : $"{settings.UsersFile} (absent)");
+
+        await app.WaitForShutdownAsync(cancellationToken);
+        LogStopped(logger);
+        return 0;
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, ListenAddress address, Action<ListenOptions> configure)
+    {
+        switch (address.Kind)
+        {
+            case ListenHostKind.Any:
+                kestrel.ListenAnyIP(address.Port, configure);
+                break;
+            case ListenHostKind.Localhost:
+                kestrel.ListenLocalhost(address.Port, configure);
+                break;
+            case ListenHostKind.Address:
+                kestrel.Listen(address.Address!, address.Port, configure);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(address), address, "listener is off");
+        }
+    }
+
+    private static void LogEdgeNotAvailable(ILogger logger, string edge, ListenAddress address)
+    {
+        if (!address.IsOff)
+            LogEdgeMissing(logger, edge, address.ToString());
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "{Edge} edge is not available in this build; {Address} is not bound")]
+    private static partial void LogEdgeMissing(ILogger logger, string edge, string address);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information,
+        Message = "Cicada {Version} started: mqtt {Mqtt}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
+    private static partial void LogStarted(ILogger logger, string version, string mqtt, string storage, string anonymous, string usersFile);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "Cicada could not start: {Reason}")]
+    private static partial void LogStartFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Cicada stopped")]
+    private static partial void LogStopped(ILogger logger);
+}

@@ -1,0 +1,106 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Cicada.Server.Hosting;
+
+public enum StorageKind
+{
+    Sqlite,
+    Memory,
+}
+
+/// <summary>
+/// The host-level settings, read from the merged configuration and checked before anything
+/// starts, so a bad value from any source (file, variable, option) stops the broker with a message
+/// naming the key instead of failing half-way through startup.
+/// </summary>
+public sealed record ServerSettings(
+    ListenAddress Mqtt,
+    ListenAddress Http,
+    ListenAddress Coap,
+    ListenAddress Amqp,
+    StorageKind Storage,
+    string DataDirectory,
+    string UsersFile,
+    LogLevel LogLevel)
+{
+    public string DatabasePath => Path.Combine(DataDirectory, "cicada.db");
+
+    public static bool TryCreate(IConfiguration configuration, out ServerSettings settings, out IReadOnlyList<string> errors)
+    {
+        var problems = new List<string>();
+
+        ListenAddress Listen(string key)
+        {
+            var value = configuration[key];
+            if (ListenAddress.TryParse(value, out var address, out var error))
+                return address;
+            problems.Add($"{key}: {error}");
+            return ListenAddress.Off;
+        }
+
+        var mqtt = Listen(CicadaConfiguration.MqttListen);
+        var http = Listen(CicadaConfiguration.HttpListen);
+        var coap = Listen(CicadaConfiguration.CoapListen);
+        var amqp = Listen(CicadaConfiguration.AmqpListen);
+
+        var storageText = configuration[CicadaConfiguration.StorageKind];
+        if (!TryParseStorage(storageText, out var storage))
+            problems.Add($"{CicadaConfiguration.StorageKind}: '{storageText}' is not sqlite or memory");
+
+        var dataDirectory = configuration[CicadaConfiguration.StorageDataDir];
+        if (string.IsNullOrWhiteSpace(dataDirectory))
+        {
+            problems.Add($"{CicadaConfiguration.StorageDataDir}: must name a directory");
+            dataDirectory = ".";
+        }
+        dataDirectory = Path.GetFullPath(dataDirectory);
+
+        var usersFile = configuration[CicadaConfiguration.AuthUsersFile];
+        usersFile = string.IsNullOrWhiteSpace(usersFile)
+            ? DefaultUsersFile(dataDirectory)
+            : Path.GetFullPath(usersFile);
+
+        var anonymous = configuration[CicadaConfiguration.AuthAllowAnonymous];
+        if (anonymous is not null && !bool.TryParse(anonymous, out _))
+            problems.Add($"{CicadaConfiguration.AuthAllowAnonymous}: '{anonymous}' is not true or false");
+
+        var levelText = configuration[CicadaConfiguration.LogLevelDefault];
+        if (!TryParseLogLevel(levelText, out var level))
+            problems.Add($"{CicadaConfiguration.LogLevelDefault}: '{levelText}' is not one of {LogLevelNames}");
+
+        settings = new ServerSettings(mqtt, http, coap, amqp, storage, dataDirectory, usersFile, level);
+        errors = problems;
+        return problems.Count == 0;
+    }
+
+    /// <summary>Where users live when <c>Auth:UsersFile</c> is not set: beside the database.</summary>
+    public static string DefaultUsersFile(string dataDirectory) => Path.Combine(Path.GetFullPath(dataDirectory), "users");
+
+    public const string LogLevelNames = "trace, debug, information, warning, error, critical, none";
+
+    public static bool TryParseStorage(string? text, out StorageKind kind)
+    {
+        kind = StorageKind.Sqlite;
+        switch (text?.Trim().ToUpperInvariant())
+        {
+            case "SQLITE":
+                return true;
+            case "MEMORY":
+                kind = StorageKind.Memory;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    public static bool TryParseLogLevel(string? text, out LogLevel level)
+    {
+        level = LogLevel.Information;
+        // Names only: Enum.TryParse would also take numbers ("7") and comma lists ("debug,error").
+        var name = text?.Trim();
+        return !string.IsNullOrEmpty(name)
+            && name.All(char.IsAsciiLetter)
+            && Enum.TryParse(name, ignoreCase: true, out level);
+    }
+}
