@@ -40,7 +40,7 @@ internal sealed partial class MqttConnection
         }
 
         var auth = await _edge.Authenticator.AuthenticateAsync(
-            new AuthRequest(clientId, connect.Username, connect.Password is { } password ? password : null, "mqtt", _context.RemoteEndPoint), _context.ConnectionClosed);
+            new AuthRequest(clientId, connect.Username, connect.Password is { } password ? new ReadOnlyMemory<byte>(password) : (ReadOnlyMemory<byte>?)null, "mqtt", _context.RemoteEndPoint), _context.ConnectionClosed);
         if (auth != AuthResult.Allowed)
         {
             return Refuse(connect, auth == AuthResult.BadCredentials
