@@ -113,10 +113,12 @@ public sealed partial class Broker
             {
                 session = new Session(clientId, persistent, _store, _options.MaxQueuedMessages);
                 _sessions[clientId] = session;
-                if (persistent)
-                {
-                    _store.SaveSessionAsync(clientId, uint.MaxValue, null).Forget();
-                }
+            }
+
+            if (session.IsPersistent)
+            {
+                // New, or resumed: either way the stored header must stop saying "disconnected at …".
+                _store.SaveSessionAsync(clientId, uint.MaxValue, null).Forget();
             }
 
             link = new ClientLink(session, connection, will, protocol, remote);
@@ -185,11 +187,24 @@ public sealed partial class Broker
     public Task SubscribeAsync(ClientLink link, string filter, SubscriptionOptions options)
     {
         var session = link.Session;
-        session.Subscriptions[filter] = options;
-        _subscriptions.Add(new Subscription(session, filter, options));
-        return session.IsPersistent
-            ? _store.AddSubscriptionAsync(session.ClientId, new SubscriptionRecord(filter, options))
-            : Task.CompletedTask;
+        lock (_connectLock)
+        {
+            if (!ReferenceEquals(session.Link, link))
+            {
+                // Taken over (MQTT-3.1.4-2) or gone: a late SUBSCRIBE on the old connection must
+                // not re-add subscriptions to a session that was discarded, where nothing would
+                // ever remove them again.
+                return Task.CompletedTask;
+            }
+
+            session.Subscriptions[filter] = options;
+            _subscriptions.Add(new Subscription(session, filter, options));
+
+            // Queued under the lock, so it cannot reach the store after a takeover's delete.
+            return session.IsPersistent
+                ? _store.AddSubscriptionAsync(session.ClientId, new SubscriptionRecord(filter, options))
+                : Task.CompletedTask;
+        }
     }
 
     /// <summary>Queues the retained messages matching a new subscription (MQTT-3.3.1-6, RETAIN=1 per MQTT-3.3.1-8).</summary>
