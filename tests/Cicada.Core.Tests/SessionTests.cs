@@ -9,7 +9,7 @@ public class SessionTests
     private static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
 
     private static Session NewSession(bool persistent = false, int maxQueued = 100_000, IBrokerStore? store = null) =>
-        new("client", persistent, store ?? new MemoryBrokerStore(), maxQueued);
+        new("client", persistent ? uint.MaxValue : 0, store ?? new MemoryBrokerStore(), maxQueued);
 
     private static Delivery D(string payload, QoS qos = QoS.AtLeastOnce, long seq = 0, DateTimeOffset? expiresAt = null) =>
         new(TestBroker.Message("t", payload, qos, expiresAt: expiresAt), qos, false, seq);
@@ -244,10 +244,12 @@ public class SessionTests
         Assert.Equal([42], Assert.Single(await store.LoadSessionsAsync(CancellationToken.None)).ReceivedIds);
 
         persistent.RemoveReceivedId(42);
-        Assert.Empty(Assert.Single(await store.LoadSessionsAsync(CancellationToken.None)).ReceivedIds);
+
+        // The session never saved a header, so the store may forget it once its last id is gone.
+        Assert.All(await store.LoadSessionsAsync(CancellationToken.None), s => Assert.Empty(s.ReceivedIds));
 
         var cleanStore = new MemoryBrokerStore();
-        var clean = new Session("other", persistent: false, cleanStore, 10);
+        var clean = new Session("other", 0, cleanStore, 10);
         Assert.True(clean.TryAddReceivedId(1, out _));
         Assert.Empty(await cleanStore.LoadSessionsAsync(CancellationToken.None));
     }

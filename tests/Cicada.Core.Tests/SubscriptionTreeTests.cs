@@ -12,6 +12,8 @@ public class SubscriptionTreeTests
     {
         public int Id { get; } = id;
 
+        public bool IsConnected => true;
+
         public override string ToString() => $"s{Id}";
     }
 

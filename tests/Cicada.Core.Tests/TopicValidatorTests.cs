@@ -5,7 +5,10 @@ namespace Cicada.Core.Tests;
 /// <summary>Topic names, filters and matching (MQTT 3.1.1 §4.7, §1.5.3).</summary>
 public class TopicValidatorTests
 {
-    private sealed class Subscriber : ISubscriber;
+    private sealed class Subscriber : ISubscriber
+    {
+        public bool IsConnected => true;
+    }
 
     /// <summary>
     /// Checks one spec example against the reference matcher and against both tries, so the

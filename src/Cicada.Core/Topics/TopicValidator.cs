@@ -62,6 +62,35 @@ public static class TopicValidator
         return true;
     }
 
+    private const string SharePrefix = "$share/";
+
+    /// <summary>
+    /// Splits a shared subscription <c>$share/{group}/{filter}</c> (MQTT 5 §4.8.2): the group is
+    /// at least one character without '/', '+' or '#' (MQTT-4.8.2-1/2) and the filter is valid.
+    /// False for an ordinary filter; throws nothing. <paramref name="valid"/> tells a malformed
+    /// share apart from an ordinary filter.
+    /// </summary>
+    public static bool TryParseShared(string filter, out string group, out string inner, out bool valid)
+    {
+        group = string.Empty;
+        inner = filter;
+        valid = true;
+        if (!filter.StartsWith(SharePrefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var slash = filter.IndexOf('/', SharePrefix.Length);
+        group = slash < 0 ? filter[SharePrefix.Length..] : filter[SharePrefix.Length..slash];
+        inner = slash < 0 ? string.Empty : filter[(slash + 1)..];
+        valid = group.Length > 0 && group.IndexOfAny(['+', '#']) < 0 && IsValidTopicFilter(inner);
+        return true;
+    }
+
+    /// <summary>A filter as a subscription may use it: ordinary, or a well-formed shared one.</summary>
+    public static bool IsValidSubscriptionFilter(string filter) =>
+        TryParseShared(filter, out _, out _, out var valid) ? valid : IsValidTopicFilter(filter);
+
     /// <summary>Reference matcher (MQTT-4.7): the slow, obvious one, for tests and for one-off checks.</summary>
     public static bool Matches(string filter, string topic)
     {
