@@ -61,7 +61,7 @@ public sealed partial class Broker
 
             if (will is not null)
             {
-                PublishAsync(will.Message).Forget();
+                PublishAsync(will.ToPublish(_time.GetUtcNow())).Forget();
             }
         }
     }

@@ -235,7 +235,7 @@ public sealed partial class Broker : IHeartbeatHandler
         _metrics.ConnectionClosed();
         if (publishNow is not null)
         {
-            PublishAsync(publishNow.Message).Forget();
+            PublishAsync(publishNow.ToPublish(_time.GetUtcNow())).Forget();
         }
     }
 
@@ -262,7 +262,7 @@ public sealed partial class Broker : IHeartbeatHandler
         if (session.PendingWill is { } will)
         {
             session.PendingWill = null;
-            PublishAsync(will.Message).Forget();
+            PublishAsync(will.ToPublish(_time.GetUtcNow())).Forget();
         }
 
         Redistribute(held);

@@ -69,7 +69,6 @@ public class ConnectDecodingTests
 
     [Theory]
     [InlineData("MQTT", 3)]
-    [InlineData("MQTT", 5)]
     [InlineData("MQTT", 0)]
     [InlineData("MQIsdp", 4)]
     [InlineData("MQIsdp", 255)]

@@ -254,8 +254,8 @@ public sealed class Session : ISubscriber
         return true;
     }
 
-    /// <summary>Forgets an inbound exactly-once id (PUBREL received, MQTT-4.3.3).</summary>
-    public void RemoveReceivedId(int id)
+    /// <summary>Forgets an inbound exactly-once id (PUBREL received, MQTT-4.3.3); false when it was not held.</summary>
+    public bool RemoveReceivedId(int id)
     {
         bool removed;
         lock (_lock)
@@ -267,6 +267,8 @@ public sealed class Session : ISubscriber
         {
             _store.RemoveReceivedIdAsync(ClientId, id).Forget();
         }
+
+        return removed;
     }
 
     /// <summary>Puts back state loaded from the store at startup.</summary>
