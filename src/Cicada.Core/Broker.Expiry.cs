@@ -87,7 +87,11 @@ public sealed partial class Broker
                 _store.EnqueueAsync(delivery.Message, [new QueueTarget(target.ClientId, seq, qos)]).Forget();
             }
 
-            target.Enqueue(new Delivery(delivery.Message, qos, delivery.Retain, seq, member));
+            if (!target.Enqueue(new Delivery(delivery.Message, qos, delivery.Retain, seq, member)))
+            {
+                CountDrop(target);
+            }
+
             target.Link?.Connection.OnDeliveriesPending();
         }
     }

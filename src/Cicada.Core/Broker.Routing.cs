@@ -62,7 +62,7 @@ public sealed partial class Broker
             {
                 if (!session.Enqueue(delivery))
                 {
-                    _metrics.MessagesDropped.Add(1);
+                    CountDrop(session);
                 }
 
                 session.Link?.Connection.OnDeliveriesPending();
@@ -79,6 +79,20 @@ public sealed partial class Broker
             scratch.Seen.Clear();
         }
     }
+
+    private void CountDrop(Session session)
+    {
+        _metrics.MessagesDropped.Add(1);
+        if (session.OverflowStarted)
+        {
+            session.OverflowStarted = false;
+            LogOverflow(session.ClientId, _options.MaxQueuedMessages);
+        }
+    }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning,
+        Message = "Session {ClientId} has {Max} messages queued: dropping the oldest until it catches up (Broker:MaxQueuedMessages)")]
+    private partial void LogOverflow(string clientId, int max);
 
     private static void Collect(Message message, RouteScratch scratch)
     {

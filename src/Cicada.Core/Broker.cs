@@ -330,7 +330,7 @@ public sealed partial class Broker : IHeartbeatHandler
                 var qos = (QoS)Math.Min((byte)message.Qos, (byte)options.MaxQos);
                 if (!link.Session.Enqueue(new Delivery(message, qos, true, 0, via)))
                 {
-                    _metrics.MessagesDropped.Add(1);
+                    CountDrop(link.Session);
                 }
             }
         }

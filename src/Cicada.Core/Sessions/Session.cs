@@ -17,6 +17,7 @@ public sealed class Session : ISubscriber
     private readonly HashSet<int> _receivedIds = [];
     private readonly IBrokerStore _store;
     private readonly int _maxQueued;
+    private bool _overflowing;
     private long _nextSeq;
     private long _nextOrder;
     private int _nextId;
@@ -62,6 +63,9 @@ public sealed class Session : ISubscriber
 
     internal DateTimeOffset? DisconnectedAt { get; set; }
 
+    /// <summary>Set when an overflow episode begins; the broker logs it once and clears it.</summary>
+    internal bool OverflowStarted { get; set; }
+
     /// <summary>Deliveries dropped because the queue was full (overflow policy: drop oldest).</summary>
     public long Dropped { get; private set; }
 
@@ -89,7 +93,10 @@ public sealed class Session : ISubscriber
 
     internal long NextSeq() => Interlocked.Increment(ref _nextSeq);
 
-    /// <summary>Queues a delivery; returns false (and counts it) when the oldest had to be dropped.</summary>
+    /// <summary>
+    /// Queues a delivery; returns false (and counts it) when the oldest had to be dropped
+    /// (overflow policy: drop oldest). <see cref="OverflowStarted"/> tells the first drop of an episode.
+    /// </summary>
     internal bool Enqueue(in Delivery delivery)
     {
         Delivery dropped;
@@ -103,6 +110,11 @@ public sealed class Session : ISubscriber
 
             dropped = _pending.Dequeue();
             Dropped++;
+            if (!_overflowing)
+            {
+                _overflowing = true;
+                OverflowStarted = true;
+            }
         }
 
         if (dropped.Seq != 0)
@@ -133,6 +145,11 @@ public sealed class Session : ISubscriber
                     }
 
                     continue;
+                }
+
+                if (_overflowing && _pending.Count < _maxQueued / 2)
+                {
+                    _overflowing = false; // the episode is over once the queue has half drained
                 }
 
                 if (delivery.Qos == QoS.AtMostOnce)
