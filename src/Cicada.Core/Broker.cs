@@ -157,6 +157,15 @@ public sealed partial class Broker : IHeartbeatHandler
         return new ConnectResult(link, present);
     }
 
+    /// <summary>Asks every connected client's edge to close: the broker is shutting down.</summary>
+    public void CloseAll()
+    {
+        foreach (var session in _sessions.Values)
+        {
+            session.Link?.Connection.Close(CloseReason.ServerShuttingDown);
+        }
+    }
+
     /// <summary>
     /// Changes the session expiry of a connected session (MQTT 5 DISCONNECT, §3.14.2.2.2).
     /// </summary>

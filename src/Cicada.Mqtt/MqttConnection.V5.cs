@@ -107,6 +107,8 @@ internal sealed partial class MqttConnection
             }
         }
 
-        _context.Abort(new Microsoft.AspNetCore.Connections.ConnectionAbortedException(logReason));
+        // Ends the read loop, whose clean-up completes the output: the socket closes with FIN after
+        // what was written (the DISCONNECT) has gone, where an abort's RST could discard it.
+        _input.CancelPendingRead();
     }
 }

@@ -108,7 +108,13 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
 
     private async Task CompleteOutputAsync()
     {
-        await _writeLock.WaitAsync();
+        // A client that stopped reading can hold the drain in FlushAsync for ever: then abort.
+        if (!await _writeLock.WaitAsync(TimeSpan.FromSeconds(2)))
+        {
+            _context.Abort(new ConnectionAbortedException(_closeReason ?? "output stalled"));
+            return;
+        }
+
         try
         {
             await _output.CompleteAsync();
