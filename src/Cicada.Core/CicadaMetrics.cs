@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace Cicada.Core;
 
 /// <summary>Broker counters (System.Diagnostics.Metrics, meter <c>Cicada</c>).</summary>
-public sealed class CicadaMetrics : IDisposable
+public sealed partial class CicadaMetrics : IDisposable
 {
     public const string MeterName = "Cicada";
 
@@ -18,6 +18,7 @@ public sealed class CicadaMetrics : IDisposable
         MessagesDropped = _meter.CreateCounter<long>("cicada.messages.dropped", description: "Deliveries dropped by a full session queue");
         ProtocolErrors = _meter.CreateCounter<long>("cicada.protocol.errors", description: "Connections closed for bad input");
         _meter.CreateObservableGauge("cicada.connections", () => Volatile.Read(ref _connections), description: "Connected clients");
+        StartTotals();
     }
 
     public Counter<long> MessagesReceived { get; }
@@ -31,5 +32,9 @@ public sealed class CicadaMetrics : IDisposable
 
     public void ConnectionClosed() => Interlocked.Decrement(ref _connections);
 
-    public void Dispose() => _meter.Dispose();
+    public void Dispose()
+    {
+        _totals.Dispose();
+        _meter.Dispose();
+    }
 }

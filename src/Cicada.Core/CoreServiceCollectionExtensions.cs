@@ -8,8 +8,8 @@ namespace Cicada.Core;
 public static class CoreServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers Core: options (sections <c>Broker</c>, <c>Auth</c>), the broker (router, sessions,
-    /// retained, wills), the heartbeat and the startup that loads state from the
+    /// Registers Core: options (sections <c>Broker</c>, <c>Auth</c>, <c>Sys</c>), the broker (router, sessions,
+    /// retained, wills), the heartbeat, the <c>$SYS</c> publisher and the startup that loads state from the
     /// <see cref="Storage.IBrokerStore"/> the host registers. The host must register an
     /// <see cref="IAuthenticator"/> and an <see cref="Storage.IBrokerStore"/>.
     /// </summary>
@@ -17,6 +17,7 @@ public static class CoreServiceCollectionExtensions
     {
         services.Configure<BrokerOptions>(configuration.GetSection(BrokerOptions.Section));
         services.Configure<AuthOptions>(configuration.GetSection(AuthOptions.Section));
+        services.Configure<SysOptions>(configuration.GetSection(SysOptions.Section));
         services.AddMetrics();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<CicadaMetrics>();
@@ -24,6 +25,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Heartbeat>();
         services.AddHostedService<BrokerStartup>();
         services.AddHostedService(sp => sp.GetRequiredService<Heartbeat>());
+        services.AddHostedService<SysTopics>();
         return services;
     }
 }
