@@ -35,6 +35,11 @@ public sealed class CicadaCli
         Description = $"Lowest level logged: {ServerSettings.LogLevelNames} [default: information]",
         HelpName = "LEVEL",
     };
+    private readonly Option<string?> _logFormat = new("--log-format")
+    {
+        Description = "Log line format on standard output: text, or json (one JSON object per line, UTC timestamps) [default: text]",
+        HelpName = "text|json",
+    };
 
     public CicadaCli(CliContext context)
     {
@@ -53,10 +58,17 @@ public sealed class CicadaCli
                 result.AddError($"--log-level: '{value}' is not one of {ServerSettings.LogLevelNames}");
         });
 
+        _logFormat.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string?>();
+            if (value is null || !CicadaLogging.TryParseFormat(value, out _))
+                result.AddError($"--log-format: '{value}' is not one of {CicadaLogging.FormatNames}");
+        });
+
         // A plain command named "cicada" rather than RootCommand, whose name would be the dll's.
         _root = new Command("cicada", "Cicada: one broker for MQTT (3.1, 3.1.1), with HTTP, CoAP and AMQP edges planned, on one topic space.")
         {
-            _mqtt, _http, _coap, _amqp, _data, _storage, _config, _logLevel,
+            _mqtt, _http, _coap, _amqp, _data, _storage, _config, _logLevel, _logFormat,
             new HelpOption(), new VersionOption { Action = new PrintVersionAction() },
         };
         _root.Subcommands.Add(new PasswdCommand(context).Command);
@@ -105,6 +117,7 @@ public sealed class CicadaCli
         Map(_data, CicadaConfiguration.StorageDataDir);
         Map(_storage, CicadaConfiguration.StorageKind);
         Map(_logLevel, CicadaConfiguration.LogLevelDefault);
+        Map(_logFormat, CicadaLogging.FormatKey);
         return values;
     }
 
@@ -114,9 +127,11 @@ public sealed class CicadaCli
         var configuration = BuildConfiguration(_context, parseResult.GetValue(_config), CommandLineConfiguration(parseResult));
         if (configuration is null)
             return null;
-        if (!ServerSettings.TryCreate(configuration, out var settings, out var errors))
+        var valid = ServerSettings.TryCreate(configuration, out var settings, out var errors);
+        var problems = errors.Concat(ConfigurationRules.Validate(configuration)).Distinct(StringComparer.Ordinal).ToList();
+        if (!valid || problems.Count > 0)
         {
-            foreach (var error in errors)
+            foreach (var error in problems)
                 _context.Error.WriteLine($"cicada: {error}");
             return null;
         }

@@ -7,7 +7,6 @@ using Cicada.Storage.Sqlite;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.Logging.Console;
 
 namespace Cicada.Server.Hosting;
 
@@ -37,14 +36,7 @@ public static partial class CicadaServer
         });
         builder.Configuration.AddConfiguration(configuration);
 
-        builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.UseUtcTimestamp = true;
-            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            o.ColorBehavior = LoggerColorBehavior.Disabled;
-        });
+        CicadaLogging.Configure(builder.Logging, configuration);
 
         var services = builder.Services;
         services.AddCicadaCore(configuration);

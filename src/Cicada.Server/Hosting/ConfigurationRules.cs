@@ -1,0 +1,115 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Reflection;
+using Cicada.Core;
+using Cicada.Mqtt;
+
+namespace Cicada.Server.Hosting;
+
+/// <summary>
+/// Checks the merged configuration before anything starts, so a bad value from any source stops
+/// the broker with exit code 2 and a line naming the key and the reason, instead of a crash or a
+/// silently clamped limit later. Complements <see cref="ServerSettings.TryCreate"/> (listeners,
+/// storage, users file), which checks the host's own keys.
+/// </summary>
+public static class ConfigurationRules
+{
+    /// <summary>An integer setting and the range it must lie in, with the reason for the bounds.</summary>
+    public sealed record IntRange(string Key, long Min, long Max, string Why);
+
+    /// <summary>Every bounded number. The reasons cite the protocol field a value ends up in.</summary>
+    public static IReadOnlyList<IntRange> Ranges { get; } =
+    [
+        new("Broker:MaxQueuedMessages", 1, int.MaxValue, "a session must be able to hold at least one message"),
+        new("Broker:MaxInflight", 1, ushort.MaxValue, "MQTT packet identifiers are 16-bit, so at most 65535 can be in flight (MQTT-2.2.1)"),
+        new("Broker:ConnectTimeoutSeconds", 1, 3600, "a connection must get at least a second to send CONNECT"),
+        new("Mqtt:MaxPacketSize", 16, 268_435_460,
+            "the smallest useful packet is a few bytes and MQTT's largest is 268,435,455 plus a 5-byte fixed header (MQTT 5 §3.2.2.3.6)"),
+        new("Mqtt:ReceiveMaximum", 1, ushort.MaxValue, "Receive Maximum is a non-zero 16-bit value (MQTT 5 §3.2.2.3.3)"),
+        new("Mqtt:TopicAliasMaximum", 0, ushort.MaxValue, "Topic Alias Maximum is a 16-bit value, 0 = no aliases (MQTT 5 §3.2.2.3.8)"),
+        new("Mqtt:MaxKeepAliveSeconds", 0, ushort.MaxValue, "Keep Alive is a 16-bit number of seconds, 0 = accept any (MQTT-3.1.2.10)"),
+        new("Sys:IntervalSeconds", 0, 86_400, "0 turns $SYS off; more than a day between updates is a mistake"),
+    ];
+
+    /// <summary>
+    /// Sections bound to an options class: every key in them must be one of its properties (a typo
+    /// such as <c>Mqtt:MaxPaketSize</c> would otherwise be ignored without a word) and parse as
+    /// its type.
+    /// </summary>
+    private static readonly (string Section, Type Options)[] BoundSections =
+    [
+        (BrokerOptions.Section, typeof(BrokerOptions)),
+        (MqttOptions.Section, typeof(MqttOptions)),
+        (SysOptions.Section, typeof(SysOptions)),
+        (AuthOptions.Section, typeof(AuthOptions)),
+    ];
+
+    /// <summary>Every problem found, each as <c>KEY: 'VALUE' REASON</c>; empty when the configuration is usable.</summary>
+    public static IReadOnlyList<string> Validate(IConfiguration configuration)
+    {
+        var problems = new List<string>();
+        var typeErrors = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (section, type) in BoundSections)
+            CheckSection(configuration, section, type, problems, typeErrors);
+
+        foreach (var rule in Ranges)
+        {
+            var value = configuration[rule.Key];
+            if (value is null || typeErrors.Contains(rule.Key))
+                continue;
+            if (!long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number)
+                || number < rule.Min || number > rule.Max)
+                problems.Add($"{rule.Key}: '{value}' is not a whole number from {rule.Min} to {rule.Max}: {rule.Why}");
+        }
+
+        var format = configuration[CicadaLogging.FormatKey];
+        if (!CicadaLogging.TryParseFormat(format, out _))
+            problems.Add($"{CicadaLogging.FormatKey}: '{format}' is not one of {CicadaLogging.FormatNames}");
+
+        // The logging host throws on the first log line for a level it cannot read; say which key at once.
+        foreach (var category in configuration.GetSection("Logging:LogLevel").GetChildren())
+        {
+            if (category.Value is { } level && !category.Path.Equals(CicadaConfiguration.LogLevelDefault, StringComparison.OrdinalIgnoreCase)
+                && !ServerSettings.TryParseLogLevel(level, out _))
+                problems.Add($"{category.Path}: '{level}' is not one of {ServerSettings.LogLevelNames}");
+        }
+
+        return problems;
+    }
+
+    private static void CheckSection(IConfiguration configuration, string section,
+        [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] Type type,
+        List<string> problems, HashSet<string> typeErrors)
+    {
+        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite)
+            .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+        foreach (var child in configuration.GetSection(section).GetChildren())
+        {
+            if (!properties.TryGetValue(child.Key, out var property))
+            {
+                problems.Add($"{child.Path}: unknown key (the {section} section has {string.Join(", ", properties.Keys.Order(StringComparer.Ordinal))})");
+                continue;
+            }
+
+            var value = child.Value;
+            if (value is null)
+            {
+                if (child.GetChildren().Any())
+                    problems.Add($"{child.Path}: expected a single value, not a section");
+                continue;
+            }
+
+            var target = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            var ok = target == typeof(string)
+                || (target == typeof(int) && int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+                || (target == typeof(bool) && bool.TryParse(value, out _));
+            if (!ok)
+            {
+                typeErrors.Add(child.Path);
+                var expected = target == typeof(bool) ? "true or false" : target == typeof(int) ? "a whole number" : target.Name;
+                problems.Add($"{child.Path}: '{value}' is not {expected}");
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+using Cicada.Server.Hosting;
+
+namespace Cicada.Server.Tests;
+
+/// <summary>
+/// One test per configuration rule: a value outside the rule exits with 2 before anything starts,
+/// naming the key; the boundary values are accepted. Values come from a --config file, as an
+/// operator writes them (the same checks run whatever the source).
+/// </summary>
+public sealed class ConfigurationValidationTests : IDisposable
+{
+    private readonly CliHarness _cli = new();
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose()
+    {
+        _cli.Dispose();
+        _dir.Dispose();
+    }
+
+    private async Task<int> RunWithConfigAsync(string json)
+    {
+        var file = _dir.File("cicada.json");
+        await File.WriteAllTextAsync(file, json);
+        return await _cli.RunAsync("--config", file);
+    }
+
+    private static string Json(string key, string rawValue)
+    {
+        var parts = key.Split(':');
+        return $"{{ \"{parts[0]}\": {{ \"{parts[1]}\": {rawValue} }} }}";
+    }
+
+    private async Task AssertRefusedAsync(string json, string key, params string[] reasonParts)
+    {
+        Assert.Equal(CliExit.Usage, await RunWithConfigAsync(json));
+        Assert.Null(_cli.Served);
+        var error = _cli.Error.ToString();
+        Assert.Contains($"cicada: {key}:", error, StringComparison.OrdinalIgnoreCase);
+        foreach (var part in reasonParts)
+            Assert.Contains(part, error, StringComparison.Ordinal);
+    }
+
+    private static class CliExit
+    {
+        public const int Usage = Cli.CicadaCli.ExitUsage;
+    }
+
+    [Theory]
+    [InlineData("Mqtt:MaxPacketSize", 16, 268_435_460)]
+    [InlineData("Mqtt:ReceiveMaximum", 1, 65535)]
+    [InlineData("Mqtt:TopicAliasMaximum", 0, 65535)]
+    [InlineData("Mqtt:MaxKeepAliveSeconds", 0, 65535)]
+    [InlineData("Broker:MaxInflight", 1, 65535)]
+    [InlineData("Broker:MaxQueuedMessages", 1, int.MaxValue)]
+    [InlineData("Broker:ConnectTimeoutSeconds", 1, 3600)]
+    [InlineData("Sys:IntervalSeconds", 0, 86_400)]
+    public async Task NumberBelowItsRange_IsRefused_NamingKeyAndRange(string key, long min, long max)
+    {
+        await AssertRefusedAsync(Json(key, (min - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), key,
+            $"from {min} to {max}");
+    }
+
+    [Theory]
+    [InlineData("Mqtt:MaxPacketSize", 268_435_460)]
+    [InlineData("Mqtt:ReceiveMaximum", 65535)]
+    [InlineData("Mqtt:TopicAliasMaximum", 65535)]
+    [InlineData("Mqtt:MaxKeepAliveSeconds", 65535)]
+    [InlineData("Broker:MaxInflight", 65535)]
+    [InlineData("Broker:MaxQueuedMessages", int.MaxValue)]
+    [InlineData("Broker:ConnectTimeoutSeconds", 3600)]
+    [InlineData("Sys:IntervalSeconds", 86_400)]
+    public async Task NumberAboveItsRange_IsRefused(string key, long max)
+    {
+        await AssertRefusedAsync(Json(key, (max + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), key, "is not a whole number");
+    }
+
+    [Fact]
+    public async Task EveryRangeRule_IsCoveredAbove()
+    {
+        // The theories list the rules by hand; a rule added without a test fails here.
+        var tested = new[]
+        {
+            "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds",
+            "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds",
+        };
+        Assert.Equal(tested.Order(StringComparer.Ordinal), ConfigurationRules.Ranges.Select(r => r.Key).Order(StringComparer.Ordinal));
+
+        // And every boundary is accepted.
+        var json = "{ \"Mqtt\": { \"MaxPacketSize\": 16, \"ReceiveMaximum\": 1, \"TopicAliasMaximum\": 0, \"MaxKeepAliveSeconds\": 0 }, "
+            + "\"Broker\": { \"MaxInflight\": 1, \"MaxQueuedMessages\": 1, \"ConnectTimeoutSeconds\": 1 }, \"Sys\": { \"IntervalSeconds\": 0 } }";
+        Assert.Equal(0, await RunWithConfigAsync(json));
+        Assert.NotNull(_cli.Served);
+    }
+
+    [Theory]
+    [InlineData("Mqtt:MaxPacketSize", "\"1MB\"")]
+    [InlineData("Broker:MaxInflight", "\"ten\"")]
+    [InlineData("Sys:IntervalSeconds", "1.5")]
+    public async Task NumberThatIsNotAWholeNumber_IsRefused(string key, string rawValue)
+    {
+        await AssertRefusedAsync(Json(key, rawValue), key, "is not a whole number");
+        // One line per problem: the type error is not repeated as a range error.
+        Assert.Single(_cli.Error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains(key, StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task BooleanThatIsNotTrueOrFalse_IsRefused()
+    {
+        await AssertRefusedAsync(Json("Auth:AllowAnonymous", "\"yes\""), "Auth:AllowAnonymous", "true or false");
+    }
+
+    [Theory]
+    [InlineData("Mqtt", "MaxPaketSize")]
+    [InlineData("Broker", "MaxInflights")]
+    [InlineData("Sys", "Interval")]
+    [InlineData("Auth", "UserFile")]
+    public async Task UnknownKeyInABoundSection_IsRefused_ListingTheKnownOnes(string section, string key)
+    {
+        await AssertRefusedAsync($"{{ \"{section}\": {{ \"{key}\": 1 }} }}", $"{section}:{key}", "unknown key");
+    }
+
+    [Fact]
+    public async Task ValueWhereASectionIsNotExpected_IsRefused()
+    {
+        await AssertRefusedAsync("{ \"Broker\": { \"MaxInflight\": { \"Value\": 3 } } }", "Broker:MaxInflight", "not a section");
+    }
+
+    [Theory]
+    [InlineData("Cicada.Mqtt", "loud")]
+    [InlineData("Microsoft", "2")]
+    public async Task LogLevelOfACategory_MustBeALevelName(string category, string level)
+    {
+        await AssertRefusedAsync($"{{ \"Logging\": {{ \"LogLevel\": {{ \"{category}\": \"{level}\" }} }} }}",
+            $"Logging:LogLevel:{category}", ServerSettings.LogLevelNames);
+    }
+
+    [Fact]
+    public async Task LogFormat_MustBeTextOrJson()
+    {
+        await AssertRefusedAsync("{ \"Logging\": { \"Format\": \"xml\" } }", "Logging:Format", "text, json");
+    }
+
+    [Fact]
+    public async Task LogFormatOption_IsValidated_AndMapsToTheKey()
+    {
+        Assert.Equal(CliExit.Usage, await _cli.RunAsync("--log-format", "yaml"));
+        Assert.Contains("--log-format", _cli.Error.ToString(), StringComparison.Ordinal);
+        Assert.Null(_cli.Served);
+
+        Assert.Equal(0, await _cli.RunAsync("--log-format", "JSON"));
+        Assert.Equal("JSON", _cli.ServedConfiguration![CicadaLogging.FormatKey]);
+    }
+
+    [Fact]
+    public async Task EveryProblem_IsReported_NotOnlyTheFirst()
+    {
+        var json = "{ \"Mqtt\": { \"ReceiveMaximum\": 0, \"Bogus\": 1 }, \"Broker\": { \"MaxInflight\": 70000 } }";
+
+        Assert.Equal(CliExit.Usage, await RunWithConfigAsync(json));
+
+        var error = _cli.Error.ToString();
+        Assert.Contains("Mqtt:ReceiveMaximum", error, StringComparison.Ordinal);
+        Assert.Contains("Mqtt:Bogus", error, StringComparison.Ordinal);
+        Assert.Contains("Broker:MaxInflight", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BadValueFromTheEnvironment_IsRefusedToo()
+    {
+        _cli.Environment["CICADA_MQTT__MAXPACKETSIZE"] = "8";
+
+        Assert.Equal(CliExit.Usage, await _cli.RunAsync());
+        Assert.Contains("MAXPACKETSIZE", _cli.Error.ToString().ToUpperInvariant(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("src/Cicada.Server/appsettings.json")]
+    [InlineData("docs/cicada.example.json")]
+    public async Task ShippedConfigurationFiles_AreValid(string relativePath)
+    {
+        var file = Path.Combine(RepositoryRoot(), relativePath);
+
+        Assert.Equal(0, await _cli.RunAsync("--config", file));
+        Assert.Equal(string.Empty, _cli.Error.ToString());
+    }
+
+    [Fact]
+    public async Task ExampleConfiguration_IsReadWithItsComments()
+    {
+        Assert.Equal(0, await _cli.RunAsync("--config", Path.Combine(RepositoryRoot(), "docs/cicada.example.json")));
+
+        Assert.Equal("/var/lib/cicada", _cli.Served!.DataDirectory);
+        Assert.Equal("10", _cli.ServedConfiguration!["Sys:IntervalSeconds"]);
+    }
+
+    internal static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Cicada.slnx")))
+            dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("Cicada.slnx not found above " + AppContext.BaseDirectory);
+    }
+}
