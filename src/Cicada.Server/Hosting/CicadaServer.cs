@@ -38,6 +38,10 @@ public static partial class CicadaServer
 
         CicadaLogging.Configure(builder.Logging, configuration);
 
+        // Under systemd (Type=notify): READY=1 once listening, STOPPING=1 on SIGTERM, journal-style
+        // log lines. Elsewhere it does nothing.
+        builder.Services.AddSystemd();
+
         var services = builder.Services;
         services.AddCicadaCore(configuration);
         services.AddCicadaMqtt(configuration);

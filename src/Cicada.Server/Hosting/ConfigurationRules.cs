@@ -34,23 +34,22 @@ public static class ConfigurationRules
     /// <summary>
     /// Sections bound to an options class: every key in them must be one of its properties (a typo
     /// such as <c>Mqtt:MaxPaketSize</c> would otherwise be ignored without a word) and parse as
-    /// its type.
+    /// its type. Generic calls keep the properties visible to the trimmer (Native AOT).
     /// </summary>
-    private static readonly (string Section, Type Options)[] BoundSections =
-    [
-        (BrokerOptions.Section, typeof(BrokerOptions)),
-        (MqttOptions.Section, typeof(MqttOptions)),
-        (SysOptions.Section, typeof(SysOptions)),
-        (AuthOptions.Section, typeof(AuthOptions)),
-    ];
+    private static void CheckBoundSections(IConfiguration configuration, List<string> problems, HashSet<string> typeErrors)
+    {
+        CheckSection<BrokerOptions>(configuration, BrokerOptions.Section, problems, typeErrors);
+        CheckSection<MqttOptions>(configuration, MqttOptions.Section, problems, typeErrors);
+        CheckSection<SysOptions>(configuration, SysOptions.Section, problems, typeErrors);
+        CheckSection<AuthOptions>(configuration, AuthOptions.Section, problems, typeErrors);
+    }
 
     /// <summary>Every problem found, each as <c>KEY: 'VALUE' REASON</c>; empty when the configuration is usable.</summary>
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
     {
         var problems = new List<string>();
         var typeErrors = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var (section, type) in BoundSections)
-            CheckSection(configuration, section, type, problems, typeErrors);
+        CheckBoundSections(configuration, problems, typeErrors);
 
         foreach (var rule in Ranges)
         {
@@ -77,11 +76,10 @@ public static class ConfigurationRules
         return problems;
     }
 
-    private static void CheckSection(IConfiguration configuration, string section,
-        [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] Type type,
-        List<string> problems, HashSet<string> typeErrors)
+    private static void CheckSection<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(
+        IConfiguration configuration, string section, List<string> problems, HashSet<string> typeErrors)
     {
-        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+        var properties = typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.CanWrite)
             .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
         foreach (var child in configuration.GetSection(section).GetChildren())
