@@ -76,6 +76,8 @@ public sealed partial class Broker : IHeartbeatHandler
                 _subscriptions.Add(new Subscription(session, sub.Filter, sub.Options));
             }
 
+            session.SubscriptionCount = record.Subscriptions.Count;
+
             var queue = await _store.LoadQueueAsync(record.ClientId, cancellationToken);
             queued += queue.Count;
             session.Restore(queue, record.ReceivedIds);
@@ -261,6 +263,7 @@ public sealed partial class Broker : IHeartbeatHandler
         }
 
         session.Subscriptions.Clear();
+        session.SubscriptionCount = 0;
         var held = session.Clear();
         _sessions.TryRemove(new KeyValuePair<string, Session>(session.ClientId, session));
         if (session.Stored)
@@ -304,6 +307,10 @@ public sealed partial class Broker : IHeartbeatHandler
 
             session.Subscriptions[filter] = options;
             _subscriptions.Add(new Subscription(session, filter, options));
+            if (!existed)
+            {
+                Interlocked.Increment(ref session.SubscriptionCount);
+            }
 
             // Queued under the lock, so it cannot reach the store after a takeover's delete.
             return session.IsPersistent
@@ -356,6 +363,7 @@ public sealed partial class Broker : IHeartbeatHandler
             return false;
         }
 
+        Interlocked.Decrement(ref session.SubscriptionCount);
         _subscriptions.Remove(session, filter);
         if (session.IsPersistent)
         {

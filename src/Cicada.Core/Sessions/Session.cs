@@ -55,6 +55,9 @@ public sealed class Session : ISubscriber
     /// <summary>The store holds a record of this session (to delete when it ends).</summary>
     internal bool Stored { get; set; }
 
+    /// <summary>How many filters this session subscribes to (a plain counter: cheaper than the dictionary's Count on the routing path).</summary>
+    internal int SubscriptionCount;
+
     /// <summary>Filters this session subscribes to, with their options.</summary>
     public ConcurrentDictionary<string, SubscriptionOptions> Subscriptions { get; } = new(StringComparer.Ordinal);
 
