@@ -29,9 +29,13 @@ public static class CoreServiceCollectionExtensions
 }
 
 /// <summary>Loads the broker's durable state before any listener accepts a connection.</summary>
-internal sealed class BrokerStartup(Broker broker, Storage.IBrokerStore store) : IHostedService
+internal sealed class BrokerStartup(Broker broker, Storage.IBrokerStore store, Heartbeat heartbeat) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => broker.LoadAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await broker.LoadAsync(cancellationToken);
+        heartbeat.Register(broker);
+    }
 
     public async Task StopAsync(CancellationToken cancellationToken) => await store.DisposeAsync();
 }
