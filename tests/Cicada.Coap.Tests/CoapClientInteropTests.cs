@@ -57,8 +57,10 @@ public sealed class CoapClientInteropTests(InteropFixture server) : IClassFixtur
         Assert.True(InteropFixture.WaitFor(() => server.Output.Contains($"of {topic} from", StringComparison.Ordinal), TimeSpan.FromSeconds(5)),
             "the observation was never registered\n" + server.Output);
 
-        Tool.Run("mosquitto_pub", "-p", Mqtt, "-t", topic, "-m", "live-1");
-        Tool.Run("mosquitto_pub", "-p", Mqtt, "-t", topic, "-m", "live-2");
+        // QoS 1: mosquitto_pub exits after the PUBACK, i.e. once the broker routed the message,
+        // so the two publishes reach the broker in this order.
+        Tool.Run("mosquitto_pub", "-p", Mqtt, "-t", topic, "-q", "1", "-m", "live-1");
+        Tool.Run("mosquitto_pub", "-p", Mqtt, "-t", topic, "-q", "1", "-m", "live-2");
 
         var output = observer.Wait();
         Assert.Contains("live-1", output, StringComparison.Ordinal);
@@ -70,7 +72,7 @@ public sealed class CoapClientInteropTests(InteropFixture server) : IClassFixtur
     public void WellKnownCore_ListsPubSubAndRetainedTopics()
     {
         var topic = Topic("discovery");
-        Tool.Run("mosquitto_pub", "-p", Mqtt, "-t", topic, "-r", "-m", "x");
+        Tool.Run("mosquitto_pub", "-p", Mqtt, "-t", topic, "-r", "-q", "1", "-m", "x"); // retained once PUBACKed
 
         var links = Tool.Run(CoapClient, "-m", "get", server.Uri(".well-known/core"));
 
