@@ -1,4 +1,5 @@
 using System.Reflection;
+using Cicada.Coap;
 using Cicada.Core;
 using Cicada.Core.Auth;
 using Cicada.Core.Storage;
@@ -49,6 +50,12 @@ public static partial class CicadaServer
         var services = builder.Services;
         services.AddCicadaCore(configuration);
         services.AddCicadaMqtt(configuration);
+        if (!settings.Coap.IsOff)
+        {
+            // Kestrel does not do UDP: the CoAP edge is a hosted service with its own socket.
+            var (endPoint, dualMode) = UdpEndPoint(settings.Coap);
+            services.AddCicadaCoap(configuration, endPoint, dualMode);
+        }
 
         if (settings.Storage == StorageKind.Sqlite)
         {
@@ -89,7 +96,6 @@ public static partial class CicadaServer
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Cicada.Server");
 
         LogEdgeNotAvailable(logger, "HTTP", settings.Http);
-        LogEdgeNotAvailable(logger, "CoAP", settings.Coap);
         LogEdgeNotAvailable(logger, "AMQP", settings.Amqp);
 
         try
@@ -107,6 +113,7 @@ public static partial class CicadaServer
         var auth = app.Services.GetRequiredService<UsersFileAuthenticator>();
         LogStarted(logger, Version,
             settings.Mqtt.ToString(),
+            settings.Coap.ToString(),
             settings.Storage == StorageKind.Sqlite ? $"sqlite {settings.DatabasePath}" : "memory",
             auth.AllowAnonymous ? "allowed" : "refused",
             auth.UsersFile is { Exists: true } file ? $"{file.Path} ({file.Count} users)" : $"{settings.UsersFile} (absent)");
@@ -134,6 +141,18 @@ public static partial class CicadaServer
         }
     }
 
+    /// <summary>
+    /// The UDP address for a listener setting: <c>*</c> is IPv6-any in dual mode, <c>localhost</c>
+    /// the IPv4 loopback (one socket; Kestrel binds both loopbacks for TCP).
+    /// </summary>
+    private static (System.Net.IPEndPoint EndPoint, bool DualMode) UdpEndPoint(ListenAddress address) => address.Kind switch
+    {
+        ListenHostKind.Any => (new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Any, address.Port), true),
+        ListenHostKind.Localhost => (new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, address.Port), false),
+        ListenHostKind.Address => (new System.Net.IPEndPoint(address.Address!, address.Port), false),
+        _ => throw new ArgumentOutOfRangeException(nameof(address), address, "listener is off"),
+    };
+
     private static void LogEdgeNotAvailable(ILogger logger, string edge, ListenAddress address)
     {
         if (!address.IsOff)
@@ -144,8 +163,8 @@ public static partial class CicadaServer
     private static partial void LogEdgeMissing(ILogger logger, string edge, string address);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "Cicada {Version} started: mqtt {Mqtt}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
-    private static partial void LogStarted(ILogger logger, string version, string mqtt, string storage, string anonymous, string usersFile);
+        Message = "Cicada {Version} started: mqtt {Mqtt}; coap {Coap}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
+    private static partial void LogStarted(ILogger logger, string version, string mqtt, string coap, string storage, string anonymous, string usersFile);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "Cicada could not start: {Reason}")]
     private static partial void LogStartFailed(ILogger logger, string reason);
