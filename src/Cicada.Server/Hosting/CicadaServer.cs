@@ -1,4 +1,5 @@
 using System.Reflection;
+using Cicada.Amqp;
 using Cicada.Core;
 using Cicada.Core.Auth;
 using Cicada.Core.Storage;
@@ -49,6 +50,7 @@ public static partial class CicadaServer
         var services = builder.Services;
         services.AddCicadaCore(configuration);
         services.AddCicadaMqtt(configuration);
+        services.AddCicadaAmqp(configuration);
 
         if (settings.Storage == StorageKind.Sqlite)
         {
@@ -71,8 +73,10 @@ public static partial class CicadaServer
             kestrel.AddServerHeader = false;
             if (!settings.Mqtt.IsOff)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
+            if (!settings.Amqp.IsOff)
+                Listen(kestrel, settings.Amqp, lo => lo.UseConnectionHandler<AmqpConnectionHandler>());
         });
-        if (settings.Mqtt.IsOff)
+        if (settings.Mqtt.IsOff && settings.Amqp.IsOff)
         {
             // Kestrel with no endpoint binds http://localhost:5000 by default; with every TCP edge
             // off there must be no listener at all, so the server is replaced by one that binds nothing.
@@ -90,7 +94,6 @@ public static partial class CicadaServer
 
         LogEdgeNotAvailable(logger, "HTTP", settings.Http);
         LogEdgeNotAvailable(logger, "CoAP", settings.Coap);
-        LogEdgeNotAvailable(logger, "AMQP", settings.Amqp);
 
         try
         {
@@ -107,6 +110,7 @@ public static partial class CicadaServer
         var auth = app.Services.GetRequiredService<UsersFileAuthenticator>();
         LogStarted(logger, Version,
             settings.Mqtt.ToString(),
+            settings.Amqp.ToString(),
             settings.Storage == StorageKind.Sqlite ? $"sqlite {settings.DatabasePath}" : "memory",
             auth.AllowAnonymous ? "allowed" : "refused",
             auth.UsersFile is { Exists: true } file ? $"{file.Path} ({file.Count} users)" : $"{settings.UsersFile} (absent)");
@@ -144,8 +148,8 @@ public static partial class CicadaServer
     private static partial void LogEdgeMissing(ILogger logger, string edge, string address);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "Cicada {Version} started: mqtt {Mqtt}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
-    private static partial void LogStarted(ILogger logger, string version, string mqtt, string storage, string anonymous, string usersFile);
+        Message = "Cicada {Version} started: mqtt {Mqtt}; amqp {Amqp}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
+    private static partial void LogStarted(ILogger logger, string version, string mqtt, string amqp, string storage, string anonymous, string usersFile);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "Cicada could not start: {Reason}")]
     private static partial void LogStartFailed(ILogger logger, string reason);
