@@ -1,6 +1,6 @@
-using Cicada.Core;
 using Cicada.Amqp.Protocol;
 using Cicada.Amqp.Routing;
+using Cicada.Core;
 
 namespace Cicada.Amqp;
 

@@ -123,10 +123,23 @@ public sealed class FrameCodecTests
     {
         var table = new Dictionary<string, object?>
         {
-            ["bool"] = false, ["i8"] = (sbyte)-3, ["u8"] = (byte)200, ["i16"] = (short)-300, ["u16"] = (ushort)60000,
-            ["i32"] = -70000, ["u32"] = 4000000000u, ["i64"] = -5L, ["f"] = 1.5f, ["d"] = 2.25, ["dec"] = 12.34m,
-            ["str"] = "héllo", ["bytes"] = new byte[] { 1, 2 }, ["ts"] = new AmqpTimestamp(1700000000), ["void"] = null,
-            ["nested"] = new Dictionary<string, object?> { ["k"] = "v" }, ["array"] = new List<object?> { 1, "two" },
+            ["bool"] = false,
+            ["i8"] = (sbyte)-3,
+            ["u8"] = (byte)200,
+            ["i16"] = (short)-300,
+            ["u16"] = (ushort)60000,
+            ["i32"] = -70000,
+            ["u32"] = 4000000000u,
+            ["i64"] = -5L,
+            ["f"] = 1.5f,
+            ["d"] = 2.25,
+            ["dec"] = 12.34m,
+            ["str"] = "héllo",
+            ["bytes"] = new byte[] { 1, 2 },
+            ["ts"] = new AmqpTimestamp(1700000000),
+            ["void"] = null,
+            ["nested"] = new Dictionary<string, object?> { ["k"] = "v" },
+            ["array"] = new List<object?> { 1, "two" },
         };
         var writer = new FrameWriter();
         writer.WriteTable(table);
@@ -186,9 +199,20 @@ public sealed class FrameCodecTests
     {
         var p = new BasicProperties
         {
-            ContentType = "application/json", ContentEncoding = "gzip", Headers = new() { ["h"] = 1 }, DeliveryMode = 1,
-            Priority = 9, CorrelationId = "c", ReplyTo = "r", Expiration = "60000", MessageId = "m", Timestamp = 1234,
-            Type = "t", UserId = "u", AppId = "a", ClusterId = "x",
+            ContentType = "application/json",
+            ContentEncoding = "gzip",
+            Headers = new() { ["h"] = 1 },
+            DeliveryMode = 1,
+            Priority = 9,
+            CorrelationId = "c",
+            ReplyTo = "r",
+            Expiration = "60000",
+            MessageId = "m",
+            Timestamp = 1234,
+            Type = "t",
+            UserId = "u",
+            AppId = "a",
+            ClusterId = "x",
         };
 
         var encoded = p.Encode();

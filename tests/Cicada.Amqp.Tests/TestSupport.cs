@@ -224,7 +224,7 @@ internal static class Tool
     }
 
     private static readonly SemaphoreSlim NpmLock = new(1, 1);
-    private static bool s_amqplibReady;
+    private static bool _amqplibReady;
 
     /// <summary>Installs amqplib into clients/node_modules once (idempotent script).</summary>
     public static async Task EnsureAmqplibAsync()
@@ -232,14 +232,14 @@ internal static class Tool
         await NpmLock.WaitAsync();
         try
         {
-            if (s_amqplibReady)
+            if (_amqplibReady)
             {
                 return;
             }
 
             var (code, output, error) = await RunAsync("bash", [Path.Combine(Paths.Clients, "install-amqplib.sh")], timeoutSeconds: 300);
             Assert.True(code == 0, $"installing amqplib failed: {output}{error}");
-            s_amqplibReady = true;
+            _amqplibReady = true;
         }
         finally
         {

@@ -8,10 +8,10 @@ namespace Cicada.Amqp.Routing;
 internal sealed partial class VirtualHost
 {
     [ThreadStatic]
-    private static List<AmqpQueue>? t_queues;
+    private static List<AmqpQueue>? _queuesScratch;
 
     [ThreadStatic]
-    private static List<Subscription>? t_matches;
+    private static List<Subscription>? _matchesScratch;
 
     /// <summary>
     /// Routes one published message (§basic.publish). amq.topic publishes into Core's topic space
@@ -36,7 +36,7 @@ internal sealed partial class VirtualHost
                 return Task.CompletedTask;
             }
 
-            var matches = t_matches ??= [];
+            var matches = _matchesScratch ??= [];
             Broker.Subscriptions.Match(topic, matches);
             routed = matches.Count > 0;
             matches.Clear();
@@ -46,7 +46,7 @@ internal sealed partial class VirtualHost
             return Broker.PublishAsync(message);
         }
 
-        var queues = t_queues ??= [];
+        var queues = _queuesScratch ??= [];
         try
         {
             if (exchange.IsDefault)

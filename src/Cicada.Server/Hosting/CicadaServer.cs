@@ -57,6 +57,8 @@ public static partial class CicadaServer
             Directory.CreateDirectory(settings.DataDirectory);
             // ActivatorUtilities fills in whatever else the store's constructor asks for (a logger).
             services.AddSingleton<IBrokerStore>(sp => ActivatorUtilities.CreateInstance<SqliteBrokerStore>(sp, settings.DatabasePath));
+            // The same store keeps edges' durable declarations (AMQP queues, exchanges, bindings).
+            services.AddSingleton<ITopologyStore>(sp => (SqliteBrokerStore)sp.GetRequiredService<IBrokerStore>());
         }
         else
         {
