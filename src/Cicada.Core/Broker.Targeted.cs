@@ -72,7 +72,7 @@ public sealed partial class Broker
 
             if (_sessions.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session))
             {
-                DiscardSession(session);
+                EndSession(session);
             }
         }
     }
