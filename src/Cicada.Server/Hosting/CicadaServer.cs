@@ -1,4 +1,5 @@
 using System.Reflection;
+using Cicada.Amqp;
 using Cicada.Coap;
 using Cicada.Core;
 using Cicada.Core.Auth;
@@ -50,6 +51,7 @@ public static partial class CicadaServer
         var services = builder.Services;
         services.AddCicadaCore(configuration);
         services.AddCicadaMqtt(configuration);
+        services.AddCicadaAmqp(configuration);
         if (!settings.Coap.IsOff)
         {
             // Kestrel does not do UDP: the CoAP edge is a hosted service with its own socket.
@@ -62,6 +64,8 @@ public static partial class CicadaServer
             Directory.CreateDirectory(settings.DataDirectory);
             // ActivatorUtilities fills in whatever else the store's constructor asks for (a logger).
             services.AddSingleton<IBrokerStore>(sp => ActivatorUtilities.CreateInstance<SqliteBrokerStore>(sp, settings.DatabasePath));
+            // The same store keeps edges' durable declarations (AMQP queues, exchanges, bindings).
+            services.AddSingleton<ITopologyStore>(sp => (SqliteBrokerStore)sp.GetRequiredService<IBrokerStore>());
         }
         else
         {
@@ -78,8 +82,10 @@ public static partial class CicadaServer
             kestrel.AddServerHeader = false;
             if (!settings.Mqtt.IsOff)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
+            if (!settings.Amqp.IsOff)
+                Listen(kestrel, settings.Amqp, lo => lo.UseConnectionHandler<AmqpConnectionHandler>());
         });
-        if (settings.Mqtt.IsOff)
+        if (settings.Mqtt.IsOff && settings.Amqp.IsOff)
         {
             // Kestrel with no endpoint binds http://localhost:5000 by default; with every TCP edge
             // off there must be no listener at all, so the server is replaced by one that binds nothing.
@@ -96,7 +102,6 @@ public static partial class CicadaServer
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Cicada.Server");
 
         LogEdgeNotAvailable(logger, "HTTP", settings.Http);
-        LogEdgeNotAvailable(logger, "AMQP", settings.Amqp);
 
         try
         {
@@ -114,6 +119,7 @@ public static partial class CicadaServer
         LogStarted(logger, Version,
             settings.Mqtt.ToString(),
             settings.Coap.ToString(),
+            settings.Amqp.ToString(),
             settings.Storage == StorageKind.Sqlite ? $"sqlite {settings.DatabasePath}" : "memory",
             auth.AllowAnonymous ? "allowed" : "refused",
             auth.UsersFile is { Exists: true } file ? $"{file.Path} ({file.Count} users)" : $"{settings.UsersFile} (absent)");
@@ -163,8 +169,8 @@ public static partial class CicadaServer
     private static partial void LogEdgeMissing(ILogger logger, string edge, string address);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "Cicada {Version} started: mqtt {Mqtt}; coap {Coap}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
-    private static partial void LogStarted(ILogger logger, string version, string mqtt, string coap, string storage, string anonymous, string usersFile);
+        Message = "Cicada {Version} started: mqtt {Mqtt}; coap {Coap}; amqp {Amqp}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
+    private static partial void LogStarted(ILogger logger, string version, string mqtt, string coap, string amqp, string storage, string anonymous, string usersFile);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "Cicada could not start: {Reason}")]
     private static partial void LogStartFailed(ILogger logger, string reason);
