@@ -72,11 +72,9 @@ public sealed partial class Broker : IHeartbeatHandler
             };
             foreach (var sub in record.Subscriptions)
             {
-                session.Subscriptions[sub.Filter] = sub.Options;
+                session.SetSubscription(sub.Filter, sub.Options);
                 _subscriptions.Add(new Subscription(session, sub.Filter, sub.Options));
             }
-
-            session.SubscriptionCount = record.Subscriptions.Count;
 
             var queue = await _store.LoadQueueAsync(record.ClientId, cancellationToken);
             queued += queue.Count;
@@ -257,13 +255,11 @@ public sealed partial class Broker : IHeartbeatHandler
     /// </summary>
     private void EndSession(Session session)
     {
-        foreach (var filter in session.Subscriptions.Keys)
+        foreach (var filter in session.ClearSubscriptions())
         {
             _subscriptions.Remove(session, filter);
         }
 
-        session.Subscriptions.Clear();
-        session.SubscriptionCount = 0;
         var held = session.Clear();
         _sessions.TryRemove(new KeyValuePair<string, Session>(session.ClientId, session));
         if (session.Stored)
@@ -296,7 +292,7 @@ public sealed partial class Broker : IHeartbeatHandler
         var session = link.Session;
         lock (_connectLock)
         {
-            existed = session.Subscriptions.ContainsKey(filter);
+            existed = session.HasSubscription(filter);
             if (!ReferenceEquals(session.Link, link))
             {
                 // Taken over (MQTT-3.1.4-2) or gone: a late SUBSCRIBE on the old connection must
@@ -305,12 +301,8 @@ public sealed partial class Broker : IHeartbeatHandler
                 return Task.CompletedTask;
             }
 
-            session.Subscriptions[filter] = options;
+            session.SetSubscription(filter, options);
             _subscriptions.Add(new Subscription(session, filter, options));
-            if (!existed)
-            {
-                Interlocked.Increment(ref session.SubscriptionCount);
-            }
 
             // Queued under the lock, so it cannot reach the store after a takeover's delete.
             return session.IsPersistent
@@ -358,12 +350,11 @@ public sealed partial class Broker : IHeartbeatHandler
     public bool Unsubscribe(ClientLink link, string filter)
     {
         var session = link.Session;
-        if (!session.Subscriptions.TryRemove(filter, out _))
+        if (!session.RemoveSubscription(filter))
         {
             return false;
         }
 
-        Interlocked.Decrement(ref session.SubscriptionCount);
         _subscriptions.Remove(session, filter);
         if (session.IsPersistent)
         {
