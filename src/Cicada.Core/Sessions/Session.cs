@@ -9,7 +9,7 @@ namespace Cicada.Core.Sessions;
 /// its in-flight deliveries and the exactly-once ids it has received. Outlives connections when
 /// persistent. Thread-safe: the router enqueues from publishers' threads while the edge drains.
 /// </summary>
-public sealed class Session : ISubscriber
+public sealed partial class Session : ISubscriber
 {
     private readonly Lock _lock = new();
     private readonly Queue<Delivery> _pending = new();

@@ -2,6 +2,7 @@ using System.Reflection;
 using Cicada.Core;
 using Cicada.Core.Auth;
 using Cicada.Core.Storage;
+using Cicada.Http;
 using Cicada.Mqtt;
 using Cicada.Storage.Sqlite;
 using Microsoft.AspNetCore.Connections;
@@ -49,16 +50,25 @@ public static partial class CicadaServer
         var services = builder.Services;
         services.AddCicadaCore(configuration);
         services.AddCicadaMqtt(configuration);
+        if (!settings.Http.IsOff)
+        {
+            services.AddCicadaHttp(configuration);
+        }
 
         if (settings.Storage == StorageKind.Sqlite)
         {
             Directory.CreateDirectory(settings.DataDirectory);
             // ActivatorUtilities fills in whatever else the store's constructor asks for (a logger).
-            services.AddSingleton<IBrokerStore>(sp => ActivatorUtilities.CreateInstance<SqliteBrokerStore>(sp, settings.DatabasePath));
+            services.AddSingleton(sp => ActivatorUtilities.CreateInstance<SqliteBrokerStore>(sp, settings.DatabasePath));
+            services.AddSingleton<IBrokerStore>(sp => sp.GetRequiredService<SqliteBrokerStore>());
+
+            // Devices live in the same file, behind the same single writer.
+            services.AddSingleton<IDeviceStore>(sp => sp.GetRequiredService<SqliteBrokerStore>());
         }
         else
         {
             services.AddSingleton<IBrokerStore, MemoryBrokerStore>();
+            services.AddSingleton<IDeviceStore, MemoryDeviceStore>();
         }
 
         services.PostConfigure<AuthOptions>(o => o.UsersFile = settings.UsersFile);
@@ -71,15 +81,23 @@ public static partial class CicadaServer
             kestrel.AddServerHeader = false;
             if (!settings.Mqtt.IsOff)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
+            if (!settings.Http.IsOff)
+                Listen(kestrel, settings.Http, _ => { });
         });
-        if (settings.Mqtt.IsOff)
+        if (settings.Mqtt.IsOff && settings.Http.IsOff)
         {
             // Kestrel with no endpoint binds http://localhost:5000 by default; with every TCP edge
             // off there must be no listener at all, so the server is replaced by one that binds nothing.
             services.AddSingleton<IServer, IdleServer>();
         }
 
-        return builder.Build();
+        var app = builder.Build();
+        if (!settings.Http.IsOff)
+        {
+            app.MapCicadaHttp();
+        }
+
+        return app;
     }
 
     /// <summary>Runs the broker until SIGTERM / Ctrl-C; returns the process exit code.</summary>
@@ -88,7 +106,6 @@ public static partial class CicadaServer
         await using var app = Build(settings, configuration);
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Cicada.Server");
 
-        LogEdgeNotAvailable(logger, "HTTP", settings.Http);
         LogEdgeNotAvailable(logger, "CoAP", settings.Coap);
         LogEdgeNotAvailable(logger, "AMQP", settings.Amqp);
 
@@ -107,6 +124,7 @@ public static partial class CicadaServer
         var auth = app.Services.GetRequiredService<UsersFileAuthenticator>();
         LogStarted(logger, Version,
             settings.Mqtt.ToString(),
+            settings.Http.ToString(),
             settings.Storage == StorageKind.Sqlite ? $"sqlite {settings.DatabasePath}" : "memory",
             auth.AllowAnonymous ? "allowed" : "refused",
             auth.UsersFile is { Exists: true } file ? $"{file.Path} ({file.Count} users)" : $"{settings.UsersFile} (absent)");
@@ -144,8 +162,8 @@ public static partial class CicadaServer
     private static partial void LogEdgeMissing(ILogger logger, string edge, string address);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "Cicada {Version} started: mqtt {Mqtt}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
-    private static partial void LogStarted(ILogger logger, string version, string mqtt, string storage, string anonymous, string usersFile);
+        Message = "Cicada {Version} started: mqtt {Mqtt}; http {Http}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
+    private static partial void LogStarted(ILogger logger, string version, string mqtt, string http, string storage, string anonymous, string usersFile);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "Cicada could not start: {Reason}")]
     private static partial void LogStartFailed(ILogger logger, string reason);
