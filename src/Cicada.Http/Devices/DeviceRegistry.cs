@@ -74,7 +74,7 @@ public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, He
     {
         lock (_lock)
         {
-            return _devices.TryGetValue(identifier, out var entry) ? View(entry.Record) : null;
+            return _devices.TryGetValue(identifier, out var entry) ? View(entry) : null;
         }
     }
 
@@ -89,7 +89,7 @@ public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, He
                 var r = entry.Record;
                 if ((deviceType is null || r.DeviceType == deviceType) && (controllerGateway is null || r.ControllerGateway == controllerGateway))
                 {
-                    var view = View(r);
+                    var view = View(entry);
                     if (online is null || view.Online == online)
                     {
                         result.Add(view);
@@ -110,7 +110,7 @@ public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, He
         {
             if (_devices.TryGetValue(device.Identifier, out var existing))
             {
-                return (DeviceChange.Duplicate, View(existing.Record));
+                return (DeviceChange.Duplicate, View(existing));
             }
 
             var online = IsOnline(device.Identifier);
@@ -119,11 +119,12 @@ public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, He
                 device = device with { LastSeen = broker.Time.GetUtcNow() };
             }
 
-            _devices.Add(device.Identifier, new Entry(device) { WasOnline = online });
+            var entry = new Entry(device) { WasOnline = online };
+            _devices.Add(device.Identifier, entry);
 
             // Queued under the lock: the store applies changes in the registry's order.
             durable = store.SaveDeviceAsync(device);
-            view = View(device);
+            view = View(entry);
         }
 
         await durable;
@@ -151,7 +152,7 @@ public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, He
             };
             entry.Record = updated;
             durable = store.SaveDeviceAsync(updated);
-            view = View(updated);
+            view = View(entry);
         }
 
         await durable;
@@ -185,24 +186,32 @@ public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, He
         {
             foreach (var entry in _devices.Values)
             {
-                var online = IsOnline(entry.Record.Identifier);
-                if (online == entry.WasOnline)
-                {
-                    continue;
-                }
-
-                entry.WasOnline = online;
-                entry.Record = entry.Record with { LastSeen = now };
-                store.SaveDeviceAsync(entry.Record).Forget();
+                Observe(entry, IsOnline(entry.Record.Identifier), now);
             }
         }
     }
 
-    private DeviceView View(DeviceRecord record)
+    /// <summary>Records a change of online state as <c>last_seen</c> (under the lock).</summary>
+    private void Observe(Entry entry, bool online, DateTimeOffset now)
     {
-        // While connected a device is being seen now; once gone, last_seen is when it left.
-        var online = IsOnline(record.Identifier);
-        return new DeviceView(record, online, online ? broker.Time.GetUtcNow() : record.LastSeen);
+        if (online == entry.WasOnline)
+        {
+            return;
+        }
+
+        entry.WasOnline = online;
+        entry.Record = entry.Record with { LastSeen = now };
+        store.SaveDeviceAsync(entry.Record).Forget();
+    }
+
+    private DeviceView View(Entry entry)
+    {
+        // While connected a device is being seen now; once gone, last_seen is when it left. A
+        // state seen by a request counts too, so a short connection a tick missed is not lost.
+        var online = IsOnline(entry.Record.Identifier);
+        var now = broker.Time.GetUtcNow();
+        Observe(entry, online, now);
+        return new DeviceView(entry.Record, online, online ? now : entry.Record.LastSeen);
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Device registry: {Count} devices loaded")]
