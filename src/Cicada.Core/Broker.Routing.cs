@@ -39,7 +39,7 @@ public sealed partial class Broker
             }
         }
 
-        var scratch = t_scratch ??= new RouteScratch();
+        var scratch = _threadScratch ??= new RouteScratch();
         var deliveries = scratch.Deliveries;
         try
         {
@@ -62,7 +62,7 @@ public sealed partial class Broker
             {
                 if (!session.Enqueue(delivery))
                 {
-                    _metrics.MessagesDropped.Add(1);
+                    CountDrop(session);
                 }
 
                 session.Link?.Connection.OnDeliveriesPending();
@@ -79,6 +79,20 @@ public sealed partial class Broker
             scratch.Seen.Clear();
         }
     }
+
+    private void CountDrop(Session session)
+    {
+        _metrics.MessagesDropped.Add(1);
+        if (session.OverflowStarted)
+        {
+            session.OverflowStarted = false;
+            LogOverflow(session.ClientId, _options.MaxQueuedMessages);
+        }
+    }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning,
+        Message = "Session {ClientId} has {Max} messages queued: dropping the oldest until it catches up (Broker:MaxQueuedMessages)")]
+    private partial void LogOverflow(string clientId, int max);
 
     private static void Collect(Message message, RouteScratch scratch)
     {
@@ -101,24 +115,34 @@ public sealed partial class Broker
             var qos = (QoS)Math.Min((byte)message.Qos, (byte)options.MaxQos);
             var retain = options.RetainAsPublished && message.Retain;
 
-            // Overlapping subscriptions of one session: one copy at the highest QoS (MQTT-3.3.5-1).
-            if (matches.Count > 1 && scratch.Seen.TryGetValue(session, out var index))
+            // Overlapping subscriptions of one session: one copy at the highest QoS (MQTT-3.3.5-1),
+            // carrying every matching subscription identifier (MQTT-3.3.4-5).
+            // Only a session with several subscriptions can match twice: the others skip the lookup.
+            var mayOverlap = matches.Count > 1 && session.SubscriptionCount > 1;
+            if (mayOverlap && scratch.Seen.TryGetValue(session, out var index))
             {
                 var prev = deliveries[index].Delivery;
-                if (qos > prev.Qos || (retain && !prev.Retain))
+                var ids = prev.MoreSubscriptionIds;
+                if (options.SubscriptionId != 0)
                 {
-                    deliveries[index] = (session, prev with { Qos = (QoS)Math.Max((byte)qos, (byte)prev.Qos), Retain = retain || prev.Retain });
+                    ids = ids is null ? [options.SubscriptionId] : [.. ids, options.SubscriptionId];
                 }
 
+                deliveries[index] = (session, prev with
+                {
+                    Qos = (QoS)Math.Max((byte)qos, (byte)prev.Qos),
+                    Retain = retain || prev.Retain,
+                    MoreSubscriptionIds = ids,
+                });
                 continue;
             }
 
-            if (matches.Count > 1)
+            if (mayOverlap)
             {
                 scratch.Seen[session] = deliveries.Count;
             }
 
-            deliveries.Add((session, new Delivery(message, qos, retain, 0)));
+            deliveries.Add((session, new Delivery(message, qos, retain, 0, sub)));
         }
 
         // Offline persistent sessions keep QoS 1/2 only; stored ones get a queue position.

@@ -5,8 +5,11 @@ public sealed class BrokerOptions
 {
     public const string Section = "Broker";
 
-    /// <summary>Messages kept per session while its client is slow or offline; overflow drops the oldest.</summary>
-    public int MaxQueuedMessages { get; set; } = 10_000;
+    /// <summary>
+    /// Messages kept per session while its client is slow or offline; overflow drops the oldest,
+    /// counts it (<c>cicada.messages.dropped</c>) and logs once per episode.
+    /// </summary>
+    public int MaxQueuedMessages { get; set; } = 100_000;
 
     /// <summary>Unacknowledged QoS 1/2 deliveries in flight per connection.</summary>
     public int MaxInflight { get; set; } = 100;

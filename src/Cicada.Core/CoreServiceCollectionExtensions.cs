@@ -29,9 +29,17 @@ public static class CoreServiceCollectionExtensions
 }
 
 /// <summary>Loads the broker's durable state before any listener accepts a connection.</summary>
-internal sealed class BrokerStartup(Broker broker, Storage.IBrokerStore store) : IHostedService
+internal sealed class BrokerStartup(Broker broker, Storage.IBrokerStore store, Heartbeat heartbeat, IHostApplicationLifetime lifetime)
+    : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => broker.LoadAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await broker.LoadAsync(cancellationToken);
+        heartbeat.Register(broker);
+
+        // Before the listeners stop: every edge tells its clients (MQTT 5 DISCONNECT 0x8B).
+        lifetime.ApplicationStopping.Register(broker.CloseAll);
+    }
 
     public async Task StopAsync(CancellationToken cancellationToken) => await store.DisposeAsync();
 }

@@ -1,8 +1,10 @@
 using System.Buffers;
+using System.Text.Unicode;
 using Cicada.Core;
 using Cicada.Core.Auth;
 using Cicada.Core.Sessions;
 using Cicada.Mqtt.Protocol;
+using Cicada.Mqtt.Protocol.V5;
 
 namespace Cicada.Mqtt;
 
@@ -12,65 +14,148 @@ internal sealed partial class MqttConnection
 
     private async ValueTask<string?> HandleConnectAsync(MqttFrame frame)
     {
-        var connect = MqttDecoder.DecodeConnect(frame.Body.IsSingleSegment ? frame.Body.FirstSpan : frame.Body.ToArray());
-        var isV31 = connect.ProtocolName == "MQIsdp";
-        if (connect.ProtocolLevel != (isV31 ? MqttProtocolLevel.V31 : MqttProtocolLevel.V311))
+        var body = frame.Body.IsSingleSegment ? frame.Body.FirstSpan.ToArray() : frame.Body.ToArray();
+        ConnectPacket connect;
+        try
         {
-            // MQTT-3.1.2-2: unsupported level: CONNACK 0x01, then close.
-            return Refuse(connect, ConnectReturnCode.UnacceptableProtocolVersion);
+            connect = MqttDecoder.DecodeConnect(body);
+        }
+        catch (MqttProtocolException ex) when (PeekLevel(body) == MqttProtocolLevel.V5)
+        {
+            // MQTT 5 §4.13.1: a bad CONNECT from a v5 client is answered with CONNACK and its reason.
+            _v5 = true;
+            _responses.Add(Response.ConnAck(false, ConnectReturnCode.Accepted, (ReasonCode)ex.ReasonCode));
+            throw;
         }
 
+        var isV31 = connect.ProtocolName == "MQIsdp";
         _level = connect.ProtocolLevel;
+        _v5 = _level == MqttProtocolLevel.V5;
+        if (!_v5 && _level != (isV31 ? MqttProtocolLevel.V31 : MqttProtocolLevel.V311))
+        {
+            // MQTT-3.1.2-2: unsupported level: CONNACK 0x01, then close.
+            return Refuse(connect, ConnectReturnCode.UnacceptableProtocolVersion, ReasonCode.UnsupportedProtocolVersion);
+        }
+
+        var props = connect.Properties;
+        if (props?.AuthenticationMethod is not null)
+        {
+            // MQTT 5 §4.12: no enhanced authentication method is supported yet.
+            return Refuse(connect, ConnectReturnCode.NotAuthorized, ReasonCode.BadAuthenticationMethod);
+        }
+
         var clientId = connect.ClientId;
+        string? assignedId = null;
         if (clientId.Length == 0)
         {
-            if (isV31 || !connect.CleanSession)
+            if (isV31 || (!_v5 && !connect.CleanSession))
             {
                 // MQTT-3.1.3-8: an empty id needs CleanSession = 1; MQTT 3.1 requires 1..23 characters.
-                return Refuse(connect, ConnectReturnCode.IdentifierRejected);
+                return Refuse(connect, ConnectReturnCode.IdentifierRejected, ReasonCode.ClientIdentifierNotValid);
             }
 
-            // MQTT-3.1.3-6: the server assigns a unique id.
-            clientId = "cicada-" + Guid.NewGuid().ToString("N");
+            // MQTT-3.1.3-6 / MQTT 5 §3.1.3.1: the server assigns a unique id (and tells a v5 client).
+            clientId = assignedId = "cicada-" + Guid.NewGuid().ToString("N");
         }
         else if (isV31 && clientId.Length > MaxV31ClientIdLength)
         {
             // MQTT 3.1 §3.1: a client id longer than 23 characters is rejected with code 2.
-            return Refuse(connect, ConnectReturnCode.IdentifierRejected);
-        }
-
-        var auth = await _edge.Authenticator.AuthenticateAsync(
-            new AuthRequest(clientId, connect.Username, connect.Password is { } password ? new ReadOnlyMemory<byte>(password) : (ReadOnlyMemory<byte>?)null, "mqtt", _context.RemoteEndPoint), _context.ConnectionClosed);
-        if (auth != AuthResult.Allowed)
-        {
-            return Refuse(connect, auth == AuthResult.BadCredentials
-                ? ConnectReturnCode.BadUsernameOrPassword
-                : ConnectReturnCode.NotAuthorized);
+            return Refuse(connect, ConnectReturnCode.IdentifierRejected, ReasonCode.ClientIdentifierNotValid);
         }
 
         Will? will = null;
         if (connect.WillTopic is { } willTopic)
         {
-            will = new Will(new Message(willTopic, connect.WillPayload, connect.WillQos, connect.WillRetain, originClientId: clientId));
+            var willProps = connect.WillProperties;
+            if (willProps?.PayloadFormatIndicator == 1 && !Utf8.IsValid(connect.WillPayload))
+            {
+                // MQTT 5 §3.1.3.2.3: a will declared UTF-8 must be.
+                return Refuse(connect, ConnectReturnCode.NotAuthorized, ReasonCode.PayloadFormatInvalid);
+            }
+
+            will = new Will(
+                new Message(willTopic, connect.WillPayload, connect.WillQos, connect.WillRetain, ToMessageProperties(willProps), clientId),
+                willProps?.WillDelayInterval ?? 0,
+                willProps?.MessageExpiryInterval);
+        }
+
+        var auth = await _edge.Authenticator.AuthenticateAsync(
+            new AuthRequest(clientId, connect.Username,
+                connect.Password is { } password ? new ReadOnlyMemory<byte>(password) : (ReadOnlyMemory<byte>?)null,
+                "mqtt", _context.RemoteEndPoint),
+            _context.ConnectionClosed);
+        if (auth != AuthResult.Allowed)
+        {
+            return auth == AuthResult.BadCredentials
+                ? Refuse(connect, ConnectReturnCode.BadUsernameOrPassword, ReasonCode.BadUserNameOrPassword)
+                : Refuse(connect, ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized);
         }
 
         _keepAliveSeconds = connect.KeepAliveSeconds;
-        var result = _edge.Broker.Connect(clientId, connect.CleanSession, persistent: !connect.CleanSession, this, will, "mqtt",
-            _context.RemoteEndPoint);
+        int? serverKeepAlive = null;
+        var maxKeepAlive = _edge.Options.MaxKeepAliveSeconds;
+        if (_v5 && maxKeepAlive > 0 && (_keepAliveSeconds == 0 || _keepAliveSeconds > maxKeepAlive))
+        {
+            // MQTT 5 §3.2.2.3.14: the server's keep alive replaces the client's.
+            _keepAliveSeconds = maxKeepAlive;
+            serverKeepAlive = maxKeepAlive;
+        }
+
+        uint expiry;
+        if (_v5)
+        {
+            expiry = props?.SessionExpiryInterval ?? 0;
+            _connectExpiry = expiry;
+            _clientReceiveMaximum = props?.ReceiveMaximum ?? ushort.MaxValue;
+            _clientMaxPacketSize = props?.MaximumPacketSize ?? uint.MaxValue;
+            _clientTopicAliasMaximum = props?.TopicAliasMaximum ?? 0;
+        }
+        else
+        {
+            expiry = connect.CleanSession ? 0 : uint.MaxValue;
+        }
+
+        var result = _edge.Broker.Connect(clientId, connect.CleanSession, expiry, this, will, "mqtt", _context.RemoteEndPoint);
         _link = result.Link;
 
-        // MQTT-3.2.2-1/2/3: Session Present (3.1.1 only; the byte is reserved in 3.1).
+        // MQTT-3.2.2-1/2/3: Session Present (the byte is reserved in 3.1).
         var present = result.SessionPresent && !isV31;
-        _responses.Add(Response.ConnAck(present, ConnectReturnCode.Accepted));
+        _responses.Add(Response.ConnAck(present, ConnectReturnCode.Accepted, ReasonCode.Success, assignedId, serverKeepAlive));
         MqttLog.Connected(_edge.Logger, clientId, _context.RemoteEndPoint, _level, connect.CleanSession, _keepAliveSeconds, result.SessionPresent);
         return null;
     }
 
-    private string Refuse(ConnectPacket connect, ConnectReturnCode code)
+    /// <summary>The protocol level byte of a CONNECT body, or 0 when it cannot be found.</summary>
+    private static byte PeekLevel(ReadOnlySpan<byte> body)
+    {
+        if (body.Length < 2)
+        {
+            return 0;
+        }
+
+        var nameLength = body[0] << 8 | body[1];
+        return body.Length > 2 + nameLength ? body[2 + nameLength] : (byte)0;
+    }
+
+    private string Refuse(ConnectPacket connect, ConnectReturnCode code, ReasonCode reason)
     {
         // MQTT-3.2.2-4/5: a refusal has Session Present 0 and closes the connection.
-        MqttLog.Refused(_edge.Logger, _context.RemoteEndPoint, connect.ClientId, code);
-        _responses.Add(Response.ConnAck(false, code));
-        return $"CONNECT refused ({code})";
+        MqttLog.Refused(_edge.Logger, _context.RemoteEndPoint, connect.ClientId, _v5 ? $"0x{(byte)reason:X2} {reason}" : code.ToString());
+        _responses.Add(Response.ConnAck(false, code, reason));
+        return _v5 ? $"CONNECT refused ({reason})" : $"CONNECT refused ({code})";
     }
+
+    /// <summary>The message metadata MQTT 5 forwards untouched (§3.3.2.3): Core's protocol-neutral form.</summary>
+    private static MessageProperties? ToMessageProperties(MqttProperties? p) =>
+        p is null || (p.PayloadFormatIndicator is null && p.ContentType is null && p.ResponseTopic is null
+            && p.CorrelationData is null && p.UserProperties is null)
+            ? null
+            : new MessageProperties
+            {
+                PayloadIsUtf8 = p.PayloadFormatIndicator is { } pfi ? pfi == 1 : null,
+                ContentType = p.ContentType,
+                ResponseTopic = p.ResponseTopic,
+                CorrelationData = p.CorrelationData,
+                UserProperties = p.UserProperties,
+            };
 }

@@ -2,6 +2,7 @@ using Cicada.Core;
 using Cicada.Core.Sessions;
 using Cicada.Core.Storage;
 using Cicada.Mqtt.Protocol;
+using Cicada.Mqtt.Protocol.V5;
 
 namespace Cicada.Mqtt;
 
@@ -15,6 +16,16 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
     private static readonly Func<Message, int, EncodedPublish> Encode =
         static (m, variant) => MqttEncoder.EncodePublish(m, (QoS)(variant >> 1), (variant & 1) != 0, dup: false);
+
+    [ThreadStatic]
+    private static PropertyCodec.Builder? _encodeProps;
+
+    private static readonly Func<Message, int, EncodedPublish> EncodeV5 =
+        static (m, variant) => MqttV5Encoder.EncodePublish(m, (QoS)((variant - V5Slots) >> 1), (variant & 1) != 0, dup: false,
+            _encodeProps ??= new PropertyCodec.Builder(), null, 0, null, 0, omitTopic: false);
+
+    /// <summary>Encoding-cache slots: 0..5 for 3.1/3.1.1 by (QoS, retain), 6..11 for MQTT 5.</summary>
+    private const int V5Slots = 6;
 
     private int _drainState;
     private bool _connAckSent;
@@ -87,12 +98,20 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             }
 
             var session = link.Session;
-            var maxInflight = _edge.Broker.Options.MaxInflight;
+
+            // MQTT 5 §3.3.4: never more unacknowledged QoS 1/2 sends than the client's Receive Maximum.
+            var maxInflight = Math.Min(_edge.Broker.Options.MaxInflight, (int)_clientReceiveMaximum);
             var now = _edge.Broker.Time.GetUtcNow();
             while (written < MaxPerFlush && session.TryTakeNext(maxInflight, now, out var delivery, out var id))
             {
-                WriteDelivery(delivery, (ushort)id, dup: false);
-                written++;
+                if (WriteDelivery(delivery, (ushort)id, dup: false, now))
+                {
+                    written++;
+                }
+                else if (id != 0)
+                {
+                    session.Complete(id);
+                }
             }
 
             if (written > 0)
@@ -109,14 +128,41 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         return written == MaxPerFlush;
     }
 
-    private void WriteDelivery(in Delivery delivery, ushort packetId, bool dup)
+    /// <summary>Writes one PUBLISH; false when it was dropped as larger than the client allows (MQTT-3.1.2-25).</summary>
+    private bool WriteDelivery(in Delivery delivery, ushort packetId, bool dup, DateTimeOffset now)
     {
         var message = delivery.Message;
-        var encoded = dup
-            ? MqttEncoder.EncodePublish(message, delivery.Qos, delivery.Retain, dup: true)
-            : message.GetOrAddEncoding((int)delivery.Qos << 1 | (delivery.Retain ? 1 : 0),
-                (int)delivery.Qos << 1 | (delivery.Retain ? 1 : 0), Encode);
+        var variant = (int)delivery.Qos << 1 | (delivery.Retain ? 1 : 0);
+        EncodedPublish encoded;
+        if (!_v5)
+        {
+            encoded = dup
+                ? MqttEncoder.EncodePublish(message, delivery.Qos, delivery.Retain, dup: true)
+                : message.GetOrAddEncoding(variant, variant, Encode);
+        }
+        else if (!dup && message.ExpiresAt is null && delivery.Via is not { Options.SubscriptionId: not 0 }
+            && delivery.MoreSubscriptionIds is null && _clientTopicAliasMaximum == 0)
+        {
+            // Nothing differs per subscriber: share one encoding.
+            encoded = message.GetOrAddEncoding(V5Slots + variant, V5Slots + variant, EncodeV5);
+        }
+        else
+        {
+            // MQTT-3.3.2-6: forward the remaining expiry; MQTT-3.3.4-3: this subscription's identifiers.
+            uint? remaining = message.ExpiresAt is { } at ? (uint)Math.Max(1, Math.Ceiling((at - now).TotalSeconds)) : null;
+            var (alias, omitTopic) = OutboundAlias(message.Topic);
+            encoded = MqttV5Encoder.EncodePublish(message, delivery.Qos, delivery.Retain, dup, _props, remaining,
+                delivery.Via?.Options.SubscriptionId ?? 0, delivery.MoreSubscriptionIds, alias, omitTopic);
+        }
+
+        if ((uint)encoded.Bytes.Length > _clientMaxPacketSize)
+        {
+            // MQTT-3.1.2-25: larger than the client's Maximum Packet Size: discard as if sent.
+            return false;
+        }
+
         MqttEncoder.WritePublish(_output, encoded, packetId);
+        return true;
     }
 
     /// <summary>
@@ -126,15 +172,16 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// </summary>
     private void ResendInflight()
     {
+        var now = _edge.Broker.Time.GetUtcNow();
         foreach (var inflight in _link!.Session.InflightSnapshot())
         {
             if (inflight.State == DeliveryState.Released)
             {
                 MqttEncoder.WriteAck(_output, MqttPacketType.PubRel, (ushort)inflight.Id);
             }
-            else
+            else if (!WriteDelivery(inflight.Delivery, (ushort)inflight.Id, dup: true, now))
             {
-                WriteDelivery(inflight.Delivery, (ushort)inflight.Id, dup: true);
+                _link.Session.Complete(inflight.Id);
             }
         }
 

@@ -1,14 +1,32 @@
+using System.Text.Unicode;
 using Cicada.Core;
 using Cicada.Mqtt.Protocol;
+using Cicada.Mqtt.Protocol.V5;
 
 namespace Cicada.Mqtt;
 
 internal sealed partial class MqttConnection
 {
+    private int _unackedQos1;
+
     private void HandlePublish(PublishPacket publish)
     {
         var link = _link!;
-        var message = new Message(publish.Topic, publish.Payload, publish.Qos, publish.Retain, originClientId: link.ClientId);
+        Message message;
+        if (_v5)
+        {
+            if (ToV5Message(publish, link.ClientId) is not { } v5Message)
+            {
+                return;
+            }
+
+            message = v5Message;
+        }
+        else
+        {
+            message = new Message(publish.Topic, publish.Payload, publish.Qos, publish.Retain, originClientId: link.ClientId);
+        }
+
         switch (publish.Qos)
         {
             case QoS.AtMostOnce:
@@ -16,6 +34,7 @@ internal sealed partial class MqttConnection
                 break;
             case QoS.AtLeastOnce:
                 // MQTT-4.3.2-2: PUBACK once the message is ours (durable for persistent subscribers).
+                _unackedQos1++;
                 _responses.Add(Response.Packet(MqttPacketType.PubAck, publish.PacketId, _edge.Broker.PublishAsync(message)));
                 break;
             default:
@@ -33,34 +52,94 @@ internal sealed partial class MqttConnection
         }
     }
 
-    /// <summary>PUBREL (MQTT-4.3.3): forget the id, answer PUBCOMP, even for an id already forgotten.</summary>
-    private void HandlePubRel(ushort packetId)
+    /// <summary>
+    /// The Core message of an MQTT 5 PUBLISH: topic alias resolved, properties forwarded, expiry
+    /// made absolute. Null when the publish is refused with a reason code instead of routed.
+    /// </summary>
+    private Message? ToV5Message(PublishPacket publish, string clientId)
     {
-        _link!.Session.RemoveReceivedId(packetId);
-        _responses.Add(Response.Packet(MqttPacketType.PubComp, packetId));
+        var props = publish.Properties;
+        var topic = ResolveTopic(publish.Topic, props?.TopicAlias);
+        if (publish.Qos != QoS.AtMostOnce
+            && _unackedQos1 + _link!.Session.ReceivedIdCount >= _edge.Options.ReceiveMaximum)
+        {
+            // MQTT 5 §3.3.4: more unacknowledged QoS 1/2 publishes than our Receive Maximum.
+            ThrowHelper.ProtocolError("MQTT-3.3.4-7", "Receive Maximum exceeded", (byte)ReasonCode.ReceiveMaximumExceeded);
+        }
+
+        if (props?.ResponseTopic is { } responseTopic && !Core.Topics.TopicValidator.IsValidTopicName(responseTopic))
+        {
+            // MQTT-3.3.2-14: the Response Topic is a topic name: no wildcards.
+            ThrowHelper.ProtocolError("MQTT-3.3.2-14", "Response Topic with wildcards");
+        }
+
+        if (props?.PayloadFormatIndicator == 1 && !Utf8.IsValid(publish.Payload))
+        {
+            // MQTT 5 §3.3.2.3.2: declared UTF-8 but is not: 0x99 Payload format invalid.
+            if (publish.Qos == QoS.AtMostOnce)
+            {
+                ThrowHelper.ProtocolError("MQTT 5 §3.3.2.3.2", "Payload is not the UTF-8 its format indicator says",
+                    (byte)ReasonCode.PayloadFormatInvalid);
+            }
+
+            _responses.Add(Response.Packet(publish.Qos == QoS.AtLeastOnce ? MqttPacketType.PubAck : MqttPacketType.PubRec,
+                publish.PacketId, reason: ReasonCode.PayloadFormatInvalid));
+            return null;
+        }
+
+        DateTimeOffset? expiresAt = props?.MessageExpiryInterval is { } seconds
+            ? _edge.Broker.Time.GetUtcNow().AddSeconds(seconds)
+            : null;
+        return new Message(topic, publish.Payload, publish.Qos, publish.Retain, ToMessageProperties(props), clientId, expiresAt);
+    }
+
+    /// <summary>PUBREL (MQTT-4.3.3): forget the id, answer PUBCOMP (v5: 0x92 for an id we did not hold).</summary>
+    private void HandlePubRel(AckPacket ack)
+    {
+        var known = _link!.Session.RemoveReceivedId(ack.PacketId);
+        _responses.Add(Response.Packet(MqttPacketType.PubComp, ack.PacketId,
+            reason: known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound));
     }
 
     /// <summary>PUBACK of a QoS 1 delivery (MQTT-4.3.2): done; the window may admit more.</summary>
-    private void HandlePubAck(ushort packetId)
+    private void HandlePubAck(AckPacket ack)
     {
-        if (_link!.Session.Complete(packetId))
+        if (_link!.Session.Complete(ack.PacketId))
         {
             OnDeliveriesPending();
         }
     }
 
-    /// <summary>PUBREC of a QoS 2 delivery (MQTT-4.3.3): answer PUBREL and wait for PUBCOMP.</summary>
-    private void HandlePubRec(ushort packetId)
+    /// <summary>
+    /// PUBREC of a QoS 2 delivery (MQTT-4.3.3): answer PUBREL and wait for PUBCOMP. A v5 PUBREC
+    /// with an error reason ends the flow (§4.3.3); an unknown id gets PUBREL 0x92.
+    /// </summary>
+    private void HandlePubRec(AckPacket ack)
     {
-        if (_link!.Session.Release(packetId))
+        var session = _link!.Session;
+        if (ack.ReasonCode >= 0x80)
         {
-            _responses.Add(Response.Packet(MqttPacketType.PubRel, packetId));
+            if (session.Complete(ack.PacketId))
+            {
+                OnDeliveriesPending();
+            }
+
+            return;
+        }
+
+        if (session.Release(ack.PacketId))
+        {
+            _responses.Add(Response.Packet(MqttPacketType.PubRel, ack.PacketId));
+        }
+        else if (_v5)
+        {
+            _responses.Add(Response.Packet(MqttPacketType.PubRel, ack.PacketId, reason: ReasonCode.PacketIdentifierNotFound));
         }
     }
 
-    private void HandlePubComp(ushort packetId)
+    private void HandlePubComp(AckPacket ack)
     {
-        if (_link!.Session.Complete(packetId))
+        if (_link!.Session.Complete(ack.PacketId))
         {
             OnDeliveriesPending();
         }

@@ -1,5 +1,6 @@
 using Cicada.Core.Topics;
 using Cicada.Mqtt.Protocol;
+using Cicada.Mqtt.Protocol.V5;
 
 namespace Cicada.Mqtt;
 
@@ -16,13 +17,18 @@ internal sealed partial class MqttConnection
         byte[]? Codes = null,
         bool SessionPresent = false,
         ConnectReturnCode Code = ConnectReturnCode.Accepted,
+        ReasonCode Reason = ReasonCode.Success,
+        string? AssignedClientId = null,
+        int? ServerKeepAlive = null,
         List<(string Filter, SubscriptionOptions Options)>? Retained = null)
     {
-        public static Response Packet(MqttPacketType type, ushort packetId, Task? durable = null) =>
-            new(type, packetId, durable is { IsCompletedSuccessfully: true } ? null : durable);
+        public static Response Packet(MqttPacketType type, ushort packetId, Task? durable = null, ReasonCode reason = ReasonCode.Success) =>
+            new(type, packetId, durable is { IsCompletedSuccessfully: true } ? null : durable, Reason: reason);
 
-        public static Response ConnAck(bool sessionPresent, ConnectReturnCode code) =>
-            new(MqttPacketType.ConnAck, 0, SessionPresent: sessionPresent, Code: code);
+        public static Response ConnAck(bool sessionPresent, ConnectReturnCode code, ReasonCode reason,
+            string? assignedClientId = null, int? serverKeepAlive = null) =>
+            new(MqttPacketType.ConnAck, 0, SessionPresent: sessionPresent, Code: code, Reason: reason,
+                AssignedClientId: assignedClientId, ServerKeepAlive: serverKeepAlive);
     }
 
     private async ValueTask WriteResponsesAsync()
@@ -57,6 +63,7 @@ internal sealed partial class MqttConnection
             _writeLock.Release();
         }
 
+        _unackedQos1 = 0;
         foreach (var response in _responses)
         {
             if (response.Retained is { } retained)
@@ -77,24 +84,79 @@ internal sealed partial class MqttConnection
         switch (response.Type)
         {
             case MqttPacketType.ConnAck:
-                MqttEncoder.WriteConnAck(_output, response.SessionPresent, response.Code);
-                if (response.Code == ConnectReturnCode.Accepted)
+                WriteConnAck(response);
+                break;
+            case MqttPacketType.SubAck:
+                if (_v5)
                 {
-                    // Nothing may precede CONNACK (MQTT-3.2.0-1): deliveries start only now.
-                    _connAckSent = true;
-                    ResendInflight();
+                    MqttV5Encoder.WriteSubAck(_output, MqttPacketType.SubAck, response.PacketId, response.Codes);
+                }
+                else
+                {
+                    MqttEncoder.WriteSubAck(_output, response.PacketId, response.Codes);
                 }
 
                 break;
-            case MqttPacketType.SubAck:
-                MqttEncoder.WriteSubAck(_output, response.PacketId, response.Codes);
+            case MqttPacketType.UnsubAck when _v5:
+                MqttV5Encoder.WriteSubAck(_output, MqttPacketType.UnsubAck, response.PacketId, response.Codes);
                 break;
             case MqttPacketType.PingResp:
                 MqttEncoder.WritePingResp(_output);
                 break;
             default:
-                MqttEncoder.WriteAck(_output, response.Type, response.PacketId);
+                if (_v5)
+                {
+                    MqttV5Encoder.WriteAck(_output, response.Type, response.PacketId, response.Reason);
+                }
+                else
+                {
+                    MqttEncoder.WriteAck(_output, response.Type, response.PacketId);
+                }
+
                 break;
+        }
+    }
+
+    private void WriteConnAck(in Response response)
+    {
+        var accepted = _v5 ? response.Reason == ReasonCode.Success : response.Code == ConnectReturnCode.Accepted;
+        if (!_v5)
+        {
+            MqttEncoder.WriteConnAck(_output, response.SessionPresent, response.Code);
+        }
+        else
+        {
+            var props = _props.Reset();
+            if (accepted)
+            {
+                // MQTT 5 §3.2.2.3: what this broker allows and enforces.
+                var options = _edge.Options;
+                props.UInt16(PropertyId.ReceiveMaximum, (ushort)Math.Clamp(options.ReceiveMaximum, 1, ushort.MaxValue))
+                    .UInt32(PropertyId.MaximumPacketSize, (uint)options.MaxPacketSize)
+                    .UInt16(PropertyId.TopicAliasMaximum, (ushort)Math.Clamp(options.TopicAliasMaximum, 0, ushort.MaxValue))
+                    .Byte(PropertyId.RetainAvailable, 1)
+                    .Byte(PropertyId.WildcardSubscriptionAvailable, 1)
+                    .Byte(PropertyId.SubscriptionIdentifierAvailable, 1)
+                    .Byte(PropertyId.SharedSubscriptionAvailable, 1);
+                if (response.AssignedClientId is { } assigned)
+                {
+                    props.String(PropertyId.AssignedClientIdentifier, assigned);
+                }
+
+                if (response.ServerKeepAlive is { } keepAlive)
+                {
+                    props.UInt16(PropertyId.ServerKeepAlive, (ushort)keepAlive);
+                }
+            }
+
+            MqttV5Encoder.WriteConnAck(_output, response.SessionPresent, response.Reason, props.Length == 0 ? null : props);
+        }
+
+        if (accepted)
+        {
+            // Nothing may precede CONNACK (MQTT-3.2.0-1): deliveries start only now.
+            _connAckSent = true;
+            ResendInflight();
         }
     }
 }

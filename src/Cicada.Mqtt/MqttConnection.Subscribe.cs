@@ -1,6 +1,7 @@
 using Cicada.Core;
 using Cicada.Core.Topics;
 using Cicada.Mqtt.Protocol;
+using Cicada.Mqtt.Protocol.V5;
 
 namespace Cicada.Mqtt;
 
@@ -9,29 +10,50 @@ internal sealed partial class MqttConnection
     private void HandleSubscribe(ReadOnlySpan<byte> body)
     {
         var requests = new List<TopicRequest>();
-        var packetId = MqttDecoder.DecodeSubscribe(body, requests);
+        var packetId = MqttDecoder.DecodeSubscribe(body, requests, _v5, out var subscriptionId);
         var codes = new byte[requests.Count];
         var retained = new List<(string, SubscriptionOptions)>(requests.Count);
         Task durable = Task.CompletedTask;
         for (var i = 0; i < requests.Count; i++)
         {
-            var (filter, qos) = requests[i];
-            if (!TopicValidator.IsValidTopicFilter(filter))
+            var request = requests[i];
+            var filter = request.Filter;
+            var shared = TopicValidator.TryParseShared(filter, out _, out _, out var validShare);
+            if (shared ? !validShare : !TopicValidator.IsValidTopicFilter(filter))
             {
-                // MQTT-4.7.1-2/3 broken by the client: a protocol violation closes the connection (MQTT-4.8.0-1).
-                ThrowHelper.Protocol("MQTT-4.7.1-2", $"Invalid topic filter '{filter}'");
+                if (!_v5)
+                {
+                    // MQTT-4.7.1-2/3 broken by the client: a protocol violation closes the connection (MQTT-4.8.0-1).
+                    ThrowHelper.Protocol("MQTT-4.7.1-2", $"Invalid topic filter '{filter}'");
+                }
+
+                // MQTT 5 §3.9.3: the filter is refused with 0x8F, the others go on.
+                codes[i] = (byte)ReasonCode.TopicFilterInvalid;
+                continue;
+            }
+
+            if (shared && request.NoLocal)
+            {
+                // MQTT-3.8.3-4: No Local on a shared subscription is a Protocol Error.
+                ThrowHelper.ProtocolError("MQTT-3.8.3-4", $"No Local on shared subscription '{filter}'");
             }
 
             // MQTT-3.8.4-6: granted QoS is the requested one (this broker supports all three).
-            var options = new SubscriptionOptions(qos);
-            var stored = _edge.Broker.SubscribeAsync(_link!, filter, options);
+            var options = new SubscriptionOptions(request.Qos, request.NoLocal, request.RetainAsPublished, request.RetainHandling,
+                subscriptionId);
+            var stored = _edge.Broker.Subscribe(_link!, filter, options, out var existed);
             if (!stored.IsCompletedSuccessfully)
             {
                 durable = stored;
             }
 
-            codes[i] = (byte)qos;
-            retained.Add((filter, options));
+            codes[i] = (byte)request.Qos;
+
+            // MQTT 5 §3.8.3.1 Retain Handling: 0 always, 1 only for a new subscription, 2 never.
+            if (request.RetainHandling == 0 || (request.RetainHandling == 1 && !existed))
+            {
+                retained.Add((filter, options));
+            }
         }
 
         // MQTT-3.8.4-1: SUBACK with the same packet id, codes in request order (MQTT-3.8.4-5).
@@ -41,13 +63,15 @@ internal sealed partial class MqttConnection
     private void HandleUnsubscribe(ReadOnlySpan<byte> body)
     {
         var filters = new List<string>();
-        var packetId = MqttDecoder.DecodeUnsubscribe(body, filters);
-        foreach (var filter in filters)
+        var packetId = MqttDecoder.DecodeUnsubscribe(body, filters, _v5);
+        var codes = new byte[filters.Count];
+        for (var i = 0; i < filters.Count; i++)
         {
-            _edge.Broker.Unsubscribe(_link!, filter);
+            // MQTT 5 §3.11.3: 0x11 No subscription existed.
+            codes[i] = _edge.Broker.Unsubscribe(_link!, filters[i]) ? (byte)ReasonCode.Success : (byte)ReasonCode.NoSubscriptionExisted;
         }
 
         // MQTT-3.10.4-4/5: UNSUBACK, even when nothing matched.
-        _responses.Add(Response.Packet(MqttPacketType.UnsubAck, packetId));
+        _responses.Add(new Response(MqttPacketType.UnsubAck, packetId, Codes: codes));
     }
 }

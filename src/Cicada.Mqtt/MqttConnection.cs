@@ -52,6 +52,7 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
             _edge.Broker.Metrics.ProtocolErrors.Add(1);
             MqttLog.ProtocolError(_edge.Logger, _context.RemoteEndPoint, ClientId, ex.Rule, ex.Message);
             reason = $"protocol error {ex.Rule}";
+            await ReportProtocolErrorAsync(ex, reason);
         }
         catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException or ObjectDisposedException)
         {
@@ -77,9 +78,43 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         }
     }
 
+    /// <summary>
+    /// MQTT 5 §4.13: a v5 client learns why (CONNACK with the reason before it is connected,
+    /// DISCONNECT after); a 3.1.1 client is just disconnected (MQTT-4.8.0-1).
+    /// </summary>
+    private async Task ReportProtocolErrorAsync(MqttProtocolException ex, string reason)
+    {
+        if (!_v5)
+        {
+            return;
+        }
+
+        if (_connAckSent)
+        {
+            await DisconnectAsync((Protocol.V5.ReasonCode)ex.ReasonCode, reason);
+            return;
+        }
+
+        try
+        {
+            _responses.RemoveAll(r => r.Type != MqttPacketType.ConnAck);
+            await WriteResponsesAsync();
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or OperationCanceledException)
+        {
+            // The client is gone already.
+        }
+    }
+
     private async Task CompleteOutputAsync()
     {
-        await _writeLock.WaitAsync();
+        // A client that stopped reading can hold the drain in FlushAsync for ever: then abort.
+        if (!await _writeLock.WaitAsync(TimeSpan.FromSeconds(2)))
+        {
+            _context.Abort(new ConnectionAbortedException(_closeReason ?? "output stalled"));
+            return;
+        }
+
         try
         {
             await _output.CompleteAsync();
@@ -117,7 +152,9 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
 
                     if (status == FrameStatus.TooLarge)
                     {
-                        ThrowHelper.Protocol("MQTT-4.8.0-1", $"Packet of {size} bytes exceeds the maximum of {maxPacketSize}");
+                        // MQTT 5 §3.2.2.3.6: over the Maximum Packet Size we announced: 0x95.
+                        ThrowHelper.ProtocolError("MQTT-3.2.2-15", $"Packet of {size} bytes exceeds the maximum of {maxPacketSize}",
+                            (byte)Protocol.V5.ReasonCode.PacketTooLarge);
                     }
 
                     stop = await HandleFrameAsync(frame);
@@ -184,19 +221,19 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         switch (frame.Type)
         {
             case MqttPacketType.Publish:
-                HandlePublish(MqttDecoder.DecodePublish(frame.Flags, body));
+                HandlePublish(MqttDecoder.DecodePublish(frame.Flags, body, _v5));
                 return null;
             case MqttPacketType.PubAck:
-                HandlePubAck(MqttDecoder.DecodePacketId(body));
+                HandlePubAck(DecodeAck(body));
                 return null;
             case MqttPacketType.PubRec:
-                HandlePubRec(MqttDecoder.DecodePacketId(body));
+                HandlePubRec(DecodeAck(body));
                 return null;
             case MqttPacketType.PubRel:
-                HandlePubRel(MqttDecoder.DecodePacketId(body));
+                HandlePubRel(DecodeAck(body));
                 return null;
             case MqttPacketType.PubComp:
-                HandlePubComp(MqttDecoder.DecodePacketId(body));
+                HandlePubComp(DecodeAck(body));
                 return null;
             case MqttPacketType.Subscribe:
                 HandleSubscribe(body);
@@ -209,18 +246,54 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
                 _responses.Add(Response.Packet(MqttPacketType.PingResp, 0));
                 return null;
             case MqttPacketType.Disconnect:
-                ExpectEmpty(body, frame.Type);
-
-                // MQTT-3.14.4-3: a DISCONNECT discards the will.
-                _graceful = true;
-                _link!.Will = null;
-                return "DISCONNECT";
+                return HandleDisconnect(body);
+            case MqttPacketType.Auth when _v5:
+                // MQTT 5 §4.12: AUTH without an Authentication Method in CONNECT is a Protocol Error.
+                ThrowHelper.ProtocolError("MQTT 5 §4.12", "AUTH without an authentication method");
+                return null;
             case MqttPacketType.Connect:
                 // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
                 return ThrowHelper.Protocol<string?>("MQTT-3.1.0-2", "Second CONNECT on one connection");
             default:
                 return ThrowHelper.Protocol<string?>("MQTT-2.2.1", $"Packet type {frame.Type} is not valid from a client");
         }
+    }
+
+    private AckPacket DecodeAck(ReadOnlySpan<byte> body) =>
+        _v5 ? MqttDecoder.DecodeAckV5(body) : new AckPacket(MqttDecoder.DecodePacketId(body), 0);
+
+    private string HandleDisconnect(ReadOnlySpan<byte> body)
+    {
+        if (!_v5)
+        {
+            ExpectEmpty(body, MqttPacketType.Disconnect);
+
+            // MQTT-3.14.4-3: a DISCONNECT discards the will.
+            _graceful = true;
+            _link!.Will = null;
+            return "DISCONNECT";
+        }
+
+        var (reason, props) = MqttDecoder.DecodeReasonAndProperties(body, Protocol.V5.PropertyContext.Disconnect);
+        if (props?.SessionExpiryInterval is { } expiry)
+        {
+            if (_connectExpiry == 0 && expiry != 0)
+            {
+                // MQTT-3.14.2-2: a session that was to end with the connection cannot be kept now.
+                ThrowHelper.ProtocolError("MQTT-3.14.2-2", "Session Expiry set on DISCONNECT after 0 on CONNECT");
+            }
+
+            _edge.Broker.SetSessionExpiry(_link!, expiry);
+        }
+
+        // MQTT 5 §3.14.2.1: 0x04 Disconnect with Will Message keeps the will; any other reason discards it.
+        _graceful = reason != (byte)Protocol.V5.ReasonCode.DisconnectWithWill;
+        if (_graceful)
+        {
+            _link!.Will = null;
+        }
+
+        return $"DISCONNECT 0x{reason:X2}";
     }
 
     private static void ExpectEmpty(ReadOnlySpan<byte> body, MqttPacketType type)
@@ -250,13 +323,15 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
             if (idleMs > _keepAliveSeconds * 1500L)
             {
                 // MQTT-3.1.2-24: nothing within one and a half times the keep alive: close, as a failure.
-                Abort($"keep-alive timeout ({_keepAliveSeconds}s)");
+                _ = DisconnectAsync(Protocol.V5.ReasonCode.KeepAliveTimeout, $"keep-alive timeout ({_keepAliveSeconds}s)");
             }
         }
     }
 
     public void Close(CloseReason reason) =>
-        Abort(reason == CloseReason.SessionTakenOver ? "session taken over (MQTT-3.1.4-2)" : "server shutting down");
+        _ = reason == CloseReason.SessionTakenOver
+            ? DisconnectAsync(Protocol.V5.ReasonCode.SessionTakenOver, "session taken over (MQTT-3.1.4-2)")
+            : DisconnectAsync(Protocol.V5.ReasonCode.ServerShuttingDown, "server shutting down");
 
     private void Abort(string reason)
     {

@@ -16,7 +16,7 @@ internal static partial class MqttLog
     public static partial void ProtocolError(ILogger logger, EndPoint? remote, string clientId, string rule, string detail);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "MQTT CONNECT from {Remote} (client {ClientId}) refused: {Code}")]
-    public static partial void Refused(ILogger logger, EndPoint? remote, string clientId, Protocol.ConnectReturnCode code);
+    public static partial void Refused(ILogger logger, EndPoint? remote, string clientId, string code);
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "MQTT connection from {Remote} (client {ClientId}) failed")]
     public static partial void Failed(ILogger logger, Exception exception, EndPoint? remote, string clientId);

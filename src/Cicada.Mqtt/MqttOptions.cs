@@ -8,6 +8,18 @@ public sealed class MqttOptions
     /// <summary><c>HOST:PORT</c> or <c>off</c>.</summary>
     public string Listen { get; set; } = "0.0.0.0:1883";
 
-    /// <summary>Largest packet accepted (fixed header included); MQTT's own ceiling is 268,435,455 + 5.</summary>
+    /// <summary>
+    /// Largest packet accepted (fixed header included); MQTT's own ceiling is 268,435,455 + 5.
+    /// Announced to MQTT 5 clients as Maximum Packet Size (§3.2.2.3.6).
+    /// </summary>
     public int MaxPacketSize { get; set; } = 1024 * 1024;
+
+    /// <summary>QoS 1/2 publishes a v5 client may have unacknowledged towards us (Receive Maximum, §3.2.2.3.3).</summary>
+    public int ReceiveMaximum { get; set; } = 1024;
+
+    /// <summary>Topic aliases a v5 client may use towards us (Topic Alias Maximum, §3.2.2.3.8); 0 disables them.</summary>
+    public int TopicAliasMaximum { get; set; } = 64;
+
+    /// <summary>Largest keep-alive the broker accepts, in seconds; a longer or zero one is replaced and announced as Server Keep Alive (§3.2.2.3.14). 0 = accept any.</summary>
+    public int MaxKeepAliveSeconds { get; set; }
 }

@@ -7,7 +7,12 @@ namespace Cicada.Core.Sessions;
 /// subscriber. A struct, so queueing costs no allocation per subscriber.
 /// </summary>
 /// <param name="Seq">Position in the session's durable queue; 0 when the delivery is not stored.</param>
-public readonly record struct Delivery(Message Message, QoS Qos, bool Retain, long Seq);
+/// <param name="Via">The subscription that matched (its identifier, its share group); null for
+/// retained deliveries and for deliveries restored from the store.</param>
+/// <param name="MoreSubscriptionIds">Identifiers of further overlapping subscriptions merged into
+/// this one copy (MQTT-3.3.4-5); null in the common case.</param>
+public readonly record struct Delivery(Message Message, QoS Qos, bool Retain, long Seq,
+    Topics.Subscription? Via = null, int[]? MoreSubscriptionIds = null);
 
 /// <summary>A QoS 1/2 delivery sent and not yet fully acknowledged (MQTT-4.3.2, MQTT-4.3.3).</summary>
 public readonly record struct InflightDelivery(int Id, Delivery Delivery, DeliveryState State, long Order);

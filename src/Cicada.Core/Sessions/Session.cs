@@ -17,22 +17,46 @@ public sealed partial class Session : ISubscriber
     private readonly HashSet<int> _receivedIds = [];
     private readonly IBrokerStore _store;
     private readonly int _maxQueued;
+    private bool _overflowing;
     private long _nextSeq;
     private long _nextOrder;
     private int _nextId;
 
-    internal Session(string clientId, bool persistent, IBrokerStore store, int maxQueued)
+    private volatile uint _expirySeconds;
+
+    internal Session(string clientId, uint expirySeconds, IBrokerStore store, int maxQueued)
     {
         ClientId = clientId;
-        IsPersistent = persistent;
+        _expirySeconds = expirySeconds;
         _store = store;
         _maxQueued = maxQueued;
     }
 
     public string ClientId { get; }
 
-    /// <summary>Survives its connection (MQTT 3.1.1 CleanSession = 0); its QoS 1/2 state is stored.</summary>
-    public bool IsPersistent { get; }
+    /// <summary>Survives its connection (MQTT 3.1.1 CleanSession = 0, MQTT 5 Session Expiry &gt; 0); its QoS 1/2 state is stored.</summary>
+    public bool IsPersistent => _expirySeconds > 0;
+
+    /// <summary>
+    /// Seconds the session outlives its connection (MQTT 5 §3.1.2.11.2): 0 = ends with it,
+    /// <see cref="uint.MaxValue"/> = never expires.
+    /// </summary>
+    public uint ExpirySeconds
+    {
+        get => _expirySeconds;
+        internal set => _expirySeconds = value;
+    }
+
+    /// <summary>A will waiting for its delay (MQTT 5 §3.1.3.2.2); cancelled when a connection resumes the session.</summary>
+    internal Will? PendingWill { get; set; }
+
+    internal DateTimeOffset? WillDueAt { get; set; }
+
+    /// <summary>The store holds a record of this session (to delete when it ends).</summary>
+    internal bool Stored { get; set; }
+
+    /// <summary>How many filters this session subscribes to (a plain counter: cheaper than the dictionary's Count on the routing path).</summary>
+    internal int SubscriptionCount;
 
     /// <summary>Filters this session subscribes to, with their options.</summary>
     public ConcurrentDictionary<string, SubscriptionOptions> Subscriptions { get; } = new(StringComparer.Ordinal);
@@ -41,6 +65,9 @@ public sealed partial class Session : ISubscriber
     internal ClientLink? Link { get; set; }
 
     internal DateTimeOffset? DisconnectedAt { get; set; }
+
+    /// <summary>Set when an overflow episode begins; the broker logs it once and clears it.</summary>
+    internal bool OverflowStarted { get; set; }
 
     /// <summary>Deliveries dropped because the queue was full (overflow policy: drop oldest).</summary>
     public long Dropped { get; private set; }
@@ -69,7 +96,10 @@ public sealed partial class Session : ISubscriber
 
     internal long NextSeq() => Interlocked.Increment(ref _nextSeq);
 
-    /// <summary>Queues a delivery; returns false (and counts it) when the oldest had to be dropped.</summary>
+    /// <summary>
+    /// Queues a delivery; returns false (and counts it) when the oldest had to be dropped
+    /// (overflow policy: drop oldest). <see cref="OverflowStarted"/> tells the first drop of an episode.
+    /// </summary>
     internal bool Enqueue(in Delivery delivery)
     {
         Delivery dropped;
@@ -83,6 +113,11 @@ public sealed partial class Session : ISubscriber
 
             dropped = _pending.Dequeue();
             Dropped++;
+            if (!_overflowing)
+            {
+                _overflowing = true;
+                OverflowStarted = true;
+            }
         }
 
         if (dropped.Seq != 0)
@@ -113,6 +148,11 @@ public sealed partial class Session : ISubscriber
                     }
 
                     continue;
+                }
+
+                if (_overflowing && _pending.Count < _maxQueued / 2)
+                {
+                    _overflowing = false; // the episode is over once the queue has half drained
                 }
 
                 if (delivery.Qos == QoS.AtMostOnce)
@@ -204,10 +244,15 @@ public sealed partial class Session : ISubscriber
     {
         lock (_lock)
         {
-            var all = _inflight.Values.ToArray();
-            Array.Sort(all, static (a, b) => a.Order.CompareTo(b.Order));
-            return all;
+            return InflightSnapshotLocked();
         }
+    }
+
+    private InflightDelivery[] InflightSnapshotLocked()
+    {
+        var all = _inflight.Values.ToArray();
+        Array.Sort(all, static (a, b) => a.Order.CompareTo(b.Order));
+        return all;
     }
 
     /// <summary>
@@ -229,8 +274,8 @@ public sealed partial class Session : ISubscriber
         return true;
     }
 
-    /// <summary>Forgets an inbound exactly-once id (PUBREL received, MQTT-4.3.3).</summary>
-    public void RemoveReceivedId(int id)
+    /// <summary>Forgets an inbound exactly-once id (PUBREL received, MQTT-4.3.3); false when it was not held.</summary>
+    public bool RemoveReceivedId(int id)
     {
         bool removed;
         lock (_lock)
@@ -242,6 +287,8 @@ public sealed partial class Session : ISubscriber
         {
             _store.RemoveReceivedIdAsync(ClientId, id).Forget();
         }
+
+        return removed;
     }
 
     /// <summary>Puts back state loaded from the store at startup.</summary>
@@ -270,14 +317,39 @@ public sealed partial class Session : ISubscriber
         }
     }
 
-    /// <summary>Drops volatile state when a non-persistent session ends.</summary>
-    internal void Clear()
+    /// <summary>Drops all state when the session ends; returns the deliveries it still held, in order.</summary>
+    internal List<Delivery> Clear()
     {
         lock (_lock)
         {
+            var held = new List<Delivery>(_inflight.Count + _pending.Count);
+            foreach (var inflight in InflightSnapshotLocked())
+            {
+                if (inflight.State == DeliveryState.Sent)
+                {
+                    held.Add(inflight.Delivery);
+                }
+            }
+
+            held.AddRange(_pending);
             _pending.Clear();
             _inflight.Clear();
             _receivedIds.Clear();
+            return held;
         }
     }
+
+    /// <summary>Inbound exactly-once ids not yet released (flow control: our Receive Maximum).</summary>
+    public int ReceivedIdCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _receivedIds.Count;
+            }
+        }
+    }
+
+    public bool IsConnected => Link is not null;
 }

@@ -1,9 +1,10 @@
 using Cicada.Core;
 using Cicada.Core.Topics;
+using Cicada.Mqtt.Protocol.V5;
 
 namespace Cicada.Mqtt.Protocol;
 
-/// <summary>Stateless decoders for the MQTT 3.1 / 3.1.1 packets a server receives.</summary>
+/// <summary>Stateless decoders for the MQTT 3.1 / 3.1.1 / 5.0 packets a server receives.</summary>
 public static class MqttDecoder
 {
     /// <summary>
@@ -43,7 +44,7 @@ public static class MqttDecoder
 
         var flags = reader.ReadByte();
         var keepAlive = reader.ReadUInt16();
-        if (name == "MQTT" ? level != MqttProtocolLevel.V311 : level != MqttProtocolLevel.V31)
+        if (name == "MQTT" ? level is not (MqttProtocolLevel.V311 or MqttProtocolLevel.V5) : level != MqttProtocolLevel.V31)
         {
             // MQTT-3.1.2-2: answered with CONNACK 0x01 by the caller; the rest is not parsed.
             return new ConnectPacket { ProtocolName = name, ProtocolLevel = level, ClientId = string.Empty };
@@ -76,11 +77,15 @@ public static class MqttDecoder
             ThrowHelper.Protocol("MQTT-3.1.2-22", "Password flag without the User Name flag");
         }
 
+        var v5 = level == MqttProtocolLevel.V5;
+        var properties = v5 ? PropertyCodec.Read(ref reader, PropertyContext.Connect) : null;
         var clientId = reader.ReadString();
         string? willTopic = null;
         byte[]? willPayload = null;
+        MqttProperties? willProperties = null;
         if (willFlag)
         {
+            willProperties = v5 ? PropertyCodec.Read(ref reader, PropertyContext.Will) : null;
             willTopic = reader.ReadString();
             if (!TopicValidator.IsValidTopicName(willTopic))
             {
@@ -115,10 +120,18 @@ public static class MqttDecoder
             WillRetain = willRetain,
             Username = username,
             Password = password,
+            Properties = properties,
+            WillProperties = willProperties,
         };
     }
 
-    public static PublishPacket DecodePublish(int flags, ReadOnlySpan<byte> body)
+    public static PublishPacket DecodePublish(int flags, ReadOnlySpan<byte> body) => DecodePublish(flags, body, v5: false);
+
+    /// <summary>
+    /// PUBLISH (§3.3). In MQTT 5 the topic may be empty when a Topic Alias stands for it
+    /// (§3.3.2.3.4); the connection resolves that.
+    /// </summary>
+    public static PublishPacket DecodePublish(int flags, ReadOnlySpan<byte> body, bool v5)
     {
         var qos = (flags >> 1) & 0x03;
         if (qos == 3)
@@ -134,7 +147,7 @@ public static class MqttDecoder
 
         var reader = new MqttReader(body);
         var topic = reader.ReadString();
-        if (!TopicValidator.IsValidTopicName(topic))
+        if (!(v5 && topic.Length == 0) && !TopicValidator.IsValidTopicName(topic))
         {
             ThrowHelper.Protocol("MQTT-3.3.2-2", $"Invalid topic name '{topic}'");
         }
@@ -149,7 +162,56 @@ public static class MqttDecoder
             }
         }
 
-        return new PublishPacket(topic, reader.ReadRest().ToArray(), (QoS)qos, (flags & 0x01) != 0, dup, packetId);
+        var properties = v5 ? PropertyCodec.Read(ref reader, PropertyContext.Publish) : null;
+        if (properties?.SubscriptionIdentifiers is not null)
+        {
+            // MQTT-3.3.4-6: a PUBLISH from a client must not carry a Subscription Identifier.
+            ThrowHelper.ProtocolError("MQTT-3.3.4-6", "Subscription Identifier in a client's PUBLISH");
+        }
+
+        return new PublishPacket(topic, reader.ReadRest().ToArray(), (QoS)qos, (flags & 0x01) != 0, dup, packetId, properties);
+    }
+
+    /// <summary>MQTT 5 acknowledgement (§3.4.2): packet id, then an optional reason code and properties.</summary>
+    public static AckPacket DecodeAckV5(ReadOnlySpan<byte> body)
+    {
+        var reader = new MqttReader(body);
+        var id = reader.ReadUInt16();
+        byte reason = 0;
+        if (!reader.End)
+        {
+            reason = reader.ReadByte();
+            if (!reader.End)
+            {
+                PropertyCodec.Read(ref reader, PropertyContext.PubAck);
+            }
+        }
+
+        if (!reader.End)
+        {
+            ThrowHelper.Protocol("MQTT-2.2.3", "Bytes after the acknowledgement's properties");
+        }
+
+        return new AckPacket(id, reason);
+    }
+
+    /// <summary>MQTT 5 DISCONNECT (§3.14.2) or AUTH (§3.15.2): optional reason code and properties.</summary>
+    public static (byte Reason, MqttProperties? Properties) DecodeReasonAndProperties(ReadOnlySpan<byte> body, PropertyContext context)
+    {
+        var reader = new MqttReader(body);
+        if (reader.End)
+        {
+            return (0, null);
+        }
+
+        var reason = reader.ReadByte();
+        var properties = reader.End ? null : PropertyCodec.Read(ref reader, context);
+        if (!reader.End)
+        {
+            ThrowHelper.Protocol("MQTT-2.2.3", "Bytes after the properties");
+        }
+
+        return (reason, properties);
     }
 
     /// <summary>PUBACK, PUBREC, PUBREL, PUBCOMP: exactly a packet identifier (§3.4-§3.7).</summary>
@@ -165,7 +227,11 @@ public static class MqttDecoder
         return id;
     }
 
-    public static ushort DecodeSubscribe(ReadOnlySpan<byte> body, List<TopicRequest> filters)
+    public static ushort DecodeSubscribe(ReadOnlySpan<byte> body, List<TopicRequest> filters) =>
+        DecodeSubscribe(body, filters, v5: false, out _);
+
+    /// <summary>SUBSCRIBE (§3.8): in MQTT 5 with properties (a Subscription Identifier) and subscription options.</summary>
+    public static ushort DecodeSubscribe(ReadOnlySpan<byte> body, List<TopicRequest> filters, bool v5, out int subscriptionId)
     {
         var reader = new MqttReader(body);
         var packetId = reader.ReadUInt16();
@@ -174,16 +240,40 @@ public static class MqttDecoder
             ThrowHelper.Protocol("MQTT-2.3.1-1", "Packet identifier 0");
         }
 
+        subscriptionId = 0;
+        if (v5 && PropertyCodec.Read(ref reader, PropertyContext.Subscribe) is { SubscriptionIdentifiers: [var id] })
+        {
+            subscriptionId = id;
+        }
+
         while (!reader.End)
         {
             var filter = reader.ReadString();
             var options = reader.ReadByte();
-            if ((options & 0xFC) != 0 || (options & 0x03) == 3)
+            if (!v5)
             {
-                ThrowHelper.Protocol("MQTT-3.8.3-4", $"Invalid requested QoS byte {options:X2}");
+                if ((options & 0xFC) != 0 || (options & 0x03) == 3)
+                {
+                    ThrowHelper.Protocol("MQTT-3.8.3-4", $"Invalid requested QoS byte {options:X2}");
+                }
+
+                filters.Add(new TopicRequest(filter, (QoS)(options & 0x03)));
+                continue;
             }
 
-            filters.Add(new TopicRequest(filter, (QoS)(options & 0x03)));
+            // MQTT 5 §3.8.3.1: bits 6-7 reserved (MQTT-3.8.3-5), QoS 3 malformed, Retain Handling 3 a protocol error.
+            if ((options & 0xC0) != 0 || (options & 0x03) == 3)
+            {
+                ThrowHelper.Protocol("MQTT-3.8.3-5", $"Invalid subscription options {options:X2}");
+            }
+
+            var retainHandling = (byte)((options >> 4) & 0x03);
+            if (retainHandling == 3)
+            {
+                ThrowHelper.ProtocolError("MQTT-3.8.3-5", "Retain Handling 3");
+            }
+
+            filters.Add(new TopicRequest(filter, (QoS)(options & 0x03), (options & 0x04) != 0, (options & 0x08) != 0, retainHandling));
         }
 
         if (filters.Count == 0)
@@ -194,13 +284,21 @@ public static class MqttDecoder
         return packetId;
     }
 
-    public static ushort DecodeUnsubscribe(ReadOnlySpan<byte> body, List<string> filters)
+    public static ushort DecodeUnsubscribe(ReadOnlySpan<byte> body, List<string> filters) =>
+        DecodeUnsubscribe(body, filters, v5: false);
+
+    public static ushort DecodeUnsubscribe(ReadOnlySpan<byte> body, List<string> filters, bool v5)
     {
         var reader = new MqttReader(body);
         var packetId = reader.ReadUInt16();
         if (packetId == 0)
         {
             ThrowHelper.Protocol("MQTT-2.3.1-1", "Packet identifier 0");
+        }
+
+        if (v5)
+        {
+            PropertyCodec.Read(ref reader, PropertyContext.Unsubscribe);
         }
 
         while (!reader.End)

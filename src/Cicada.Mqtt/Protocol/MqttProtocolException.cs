@@ -41,4 +41,8 @@ internal static class ThrowHelper
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     public static void ProtocolError(string rule, string message, byte reasonCode = 0x82) =>
         throw new MqttProtocolException(rule, message) { ReasonCode = reasonCode };
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    public static T ProtocolError<T>(string rule, string message, byte reasonCode = 0x82) =>
+        throw new MqttProtocolException(rule, message) { ReasonCode = reasonCode };
 }

@@ -1,4 +1,5 @@
 using System.Reflection;
+using Cicada.Coap;
 using Cicada.Core;
 using Cicada.Core.Auth;
 using Cicada.Core.Storage;
@@ -55,6 +56,13 @@ public static partial class CicadaServer
             services.AddCicadaHttp(configuration);
         }
 
+        if (!settings.Coap.IsOff)
+        {
+            // Kestrel does not do UDP: the CoAP edge is a hosted service with its own socket.
+            var (endPoint, dualMode) = UdpEndPoint(settings.Coap);
+            services.AddCicadaCoap(configuration, endPoint, dualMode);
+        }
+
         if (settings.Storage == StorageKind.Sqlite)
         {
             Directory.CreateDirectory(settings.DataDirectory);
@@ -106,7 +114,6 @@ public static partial class CicadaServer
         await using var app = Build(settings, configuration);
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Cicada.Server");
 
-        LogEdgeNotAvailable(logger, "CoAP", settings.Coap);
         LogEdgeNotAvailable(logger, "AMQP", settings.Amqp);
 
         try
@@ -125,6 +132,7 @@ public static partial class CicadaServer
         LogStarted(logger, Version,
             settings.Mqtt.ToString(),
             settings.Http.ToString(),
+            settings.Coap.ToString(),
             settings.Storage == StorageKind.Sqlite ? $"sqlite {settings.DatabasePath}" : "memory",
             auth.AllowAnonymous ? "allowed" : "refused",
             auth.UsersFile is { Exists: true } file ? $"{file.Path} ({file.Count} users)" : $"{settings.UsersFile} (absent)");
@@ -152,6 +160,18 @@ public static partial class CicadaServer
         }
     }
 
+    /// <summary>
+    /// The UDP address for a listener setting: <c>*</c> is IPv6-any in dual mode, <c>localhost</c>
+    /// the IPv4 loopback (one socket; Kestrel binds both loopbacks for TCP).
+    /// </summary>
+    private static (System.Net.IPEndPoint EndPoint, bool DualMode) UdpEndPoint(ListenAddress address) => address.Kind switch
+    {
+        ListenHostKind.Any => (new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Any, address.Port), true),
+        ListenHostKind.Localhost => (new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, address.Port), false),
+        ListenHostKind.Address => (new System.Net.IPEndPoint(address.Address!, address.Port), false),
+        _ => throw new ArgumentOutOfRangeException(nameof(address), address, "listener is off"),
+    };
+
     private static void LogEdgeNotAvailable(ILogger logger, string edge, ListenAddress address)
     {
         if (!address.IsOff)
@@ -162,8 +182,8 @@ public static partial class CicadaServer
     private static partial void LogEdgeMissing(ILogger logger, string edge, string address);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "Cicada {Version} started: mqtt {Mqtt}; http {Http}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
-    private static partial void LogStarted(ILogger logger, string version, string mqtt, string http, string storage, string anonymous, string usersFile);
+        Message = "Cicada {Version} started: mqtt {Mqtt}; http {Http}; coap {Coap}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
+    private static partial void LogStarted(ILogger logger, string version, string mqtt, string http, string coap, string storage, string anonymous, string usersFile);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "Cicada could not start: {Reason}")]
     private static partial void LogStartFailed(ILogger logger, string reason);
