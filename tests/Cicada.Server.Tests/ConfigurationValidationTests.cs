@@ -55,12 +55,25 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Broker:MaxQueuedMessages", 1, int.MaxValue)]
     [InlineData("Broker:ConnectTimeoutSeconds", 1, 3600)]
     [InlineData("Sys:IntervalSeconds", 0, 86_400)]
+    [InlineData("Http:MaxBodySize", 1, long.MaxValue)]
+    [InlineData("Http:StreamKeepAliveSeconds", 1, 3600)]
+    [InlineData("Coap:MaxBodySize", 1, int.MaxValue)]
+    [InlineData("Coap:BlockSize", 16, 1024)]
+    [InlineData("Coap:SeparateResponseAfterMilliseconds", 0, 60_000)]
+    [InlineData("Coap:ConfirmableNotificationSeconds", 1, 86_400)]
+    [InlineData("Coap:MaxObservations", 0, int.MaxValue)]
+    [InlineData("Coap:MaxExchanges", 1, int.MaxValue)]
+    [InlineData("Amqp:FrameMax", 4096, int.MaxValue)]
+    [InlineData("Amqp:ChannelMax", 1, 65535)]
+    [InlineData("Amqp:HeartbeatSeconds", 0, 65535)]
+    [InlineData("Amqp:MaxMessageSize", 1, long.MaxValue)]
     public async Task NumberBelowItsRange_IsRefused_NamingKeyAndRange(string key, long min, long max)
     {
         await AssertRefusedAsync(Json(key, (min - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), key,
             $"from {min} to {max}");
     }
 
+    // Limits of long.MaxValue have no number above them that is still a long: the parse fails instead.
     [Theory]
     [InlineData("Mqtt:MaxPacketSize", 268_435_460)]
     [InlineData("Mqtt:ReceiveMaximum", 65535)]
@@ -70,9 +83,22 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Broker:MaxQueuedMessages", int.MaxValue)]
     [InlineData("Broker:ConnectTimeoutSeconds", 3600)]
     [InlineData("Sys:IntervalSeconds", 86_400)]
-    public async Task NumberAboveItsRange_IsRefused(string key, long max)
+    [InlineData("Http:StreamKeepAliveSeconds", 3600)]
+    [InlineData("Coap:MaxBodySize", int.MaxValue)]
+    [InlineData("Coap:BlockSize", 1024)]
+    [InlineData("Coap:SeparateResponseAfterMilliseconds", 60_000)]
+    [InlineData("Coap:ConfirmableNotificationSeconds", 86_400)]
+    [InlineData("Coap:MaxObservations", int.MaxValue)]
+    [InlineData("Coap:MaxExchanges", int.MaxValue)]
+    [InlineData("Amqp:FrameMax", int.MaxValue)]
+    [InlineData("Amqp:ChannelMax", 65535)]
+    [InlineData("Amqp:HeartbeatSeconds", 65535)]
+    [InlineData("Http:MaxBodySize", "9223372036854775808")]
+    [InlineData("Amqp:MaxMessageSize", "9223372036854775808")]
+    public async Task NumberAboveItsRange_IsRefused(string key, object max)
     {
-        await AssertRefusedAsync(Json(key, (max + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), key, "is not a whole number");
+        var above = max is string text ? text : (Convert.ToInt64(max, System.Globalization.CultureInfo.InvariantCulture) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await AssertRefusedAsync(Json(key, above), key, "is not a whole number");
     }
 
     [Fact]
@@ -81,14 +107,16 @@ public sealed class ConfigurationValidationTests : IDisposable
         // The theories list the rules by hand; a rule added without a test fails here.
         var tested = new[]
         {
-            "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds",
-            "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds",
+            "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds", "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds", "Http:MaxBodySize", "Http:StreamKeepAliveSeconds", "Coap:MaxBodySize", "Coap:BlockSize", "Coap:SeparateResponseAfterMilliseconds", "Coap:ConfirmableNotificationSeconds", "Coap:MaxObservations", "Coap:MaxExchanges", "Amqp:FrameMax", "Amqp:ChannelMax", "Amqp:HeartbeatSeconds", "Amqp:MaxMessageSize",
         };
         Assert.Equal(tested.Order(StringComparer.Ordinal), ConfigurationRules.Ranges.Select(r => r.Key).Order(StringComparer.Ordinal));
 
         // And every boundary is accepted.
         var json = "{ \"Mqtt\": { \"MaxPacketSize\": 16, \"ReceiveMaximum\": 1, \"TopicAliasMaximum\": 0, \"MaxKeepAliveSeconds\": 0 }, "
-            + "\"Broker\": { \"MaxInflight\": 1, \"MaxQueuedMessages\": 1, \"ConnectTimeoutSeconds\": 1 }, \"Sys\": { \"IntervalSeconds\": 0 } }";
+            + "\"Broker\": { \"MaxInflight\": 1, \"MaxQueuedMessages\": 1, \"ConnectTimeoutSeconds\": 1 }, \"Sys\": { \"IntervalSeconds\": 0 }, "
+            + "\"Http\": { \"MaxBodySize\": 9223372036854775807, \"StreamKeepAliveSeconds\": 1 }, "
+            + "\"Coap\": { \"BlockSize\": 16, \"MaxBodySize\": 1, \"SeparateResponseAfterMilliseconds\": 0, \"ConfirmableNotificationSeconds\": 1, \"MaxObservations\": 0, \"MaxExchanges\": 1 }, "
+            + "\"Amqp\": { \"FrameMax\": 4096, \"ChannelMax\": 1, \"HeartbeatSeconds\": 0, \"MaxMessageSize\": 1 } }";
         Assert.Equal(0, await RunWithConfigAsync(json));
         Assert.NotNull(_cli.Served);
     }
@@ -115,6 +143,9 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Broker", "MaxInflights")]
     [InlineData("Sys", "Interval")]
     [InlineData("Auth", "UserFile")]
+    [InlineData("Http", "MaxBody")]
+    [InlineData("Coap", "Blocksize2")]
+    [InlineData("Amqp", "Heartbeat")]
     public async Task UnknownKeyInABoundSection_IsRefused_ListingTheKnownOnes(string section, string key)
     {
         await AssertRefusedAsync($"{{ \"{section}\": {{ \"{key}\": 1 }} }}", $"{section}:{key}", "unknown key");

@@ -1,7 +1,10 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
+using Cicada.Amqp;
+using Cicada.Coap;
 using Cicada.Core;
+using Cicada.Http;
 using Cicada.Mqtt;
 
 namespace Cicada.Server.Hosting;
@@ -29,6 +32,18 @@ public static class ConfigurationRules
         new("Mqtt:TopicAliasMaximum", 0, ushort.MaxValue, "Topic Alias Maximum is a 16-bit value, 0 = no aliases (MQTT 5 §3.2.2.3.8)"),
         new("Mqtt:MaxKeepAliveSeconds", 0, ushort.MaxValue, "Keep Alive is a 16-bit number of seconds, 0 = accept any (MQTT-3.1.2.10)"),
         new("Sys:IntervalSeconds", 0, 86_400, "0 turns $SYS off; more than a day between updates is a mistake"),
+        new("Http:MaxBodySize", 1, long.MaxValue, "a request body limit of 0 would refuse every publish"),
+        new("Http:StreamKeepAliveSeconds", 1, 3600, "the SSE keep-alive comment must come often enough for proxies to keep the stream open"),
+        new("Coap:MaxBodySize", 1, int.MaxValue, "a body limit of 0 would refuse every publish (announced as Size1, RFC 7959 §4)"),
+        new("Coap:BlockSize", 16, 1024, "block sizes are 16 to 1024 bytes (RFC 7959 §2.2, SZX 0..6)"),
+        new("Coap:SeparateResponseAfterMilliseconds", 0, 60_000, "a client retransmits a CON after 2-3 s (RFC 7252 §4.8): answer or acknowledge before that"),
+        new("Coap:ConfirmableNotificationSeconds", 1, 86_400, "an observer must get a CON at least every 24 hours (RFC 7641 §4.5)"),
+        new("Coap:MaxObservations", 0, int.MaxValue, "a number of observations held at once (0 refuses Observe)"),
+        new("Coap:MaxExchanges", 1, int.MaxValue, "at least one request must be able to be in progress"),
+        new("Amqp:FrameMax", 4096, int.MaxValue, "AMQP 0-9-1 frame-min-size is 4096 (§4.2.3)"),
+        new("Amqp:ChannelMax", 1, ushort.MaxValue, "channel-max is a 16-bit field (connection.tune)"),
+        new("Amqp:HeartbeatSeconds", 0, ushort.MaxValue, "heartbeat is a 16-bit number of seconds, 0 = off (connection.tune)"),
+        new("Amqp:MaxMessageSize", 1, long.MaxValue, "a message size limit of 0 would refuse every publish"),
     ];
 
     /// <summary>
@@ -42,6 +57,9 @@ public static class ConfigurationRules
         CheckSection<MqttOptions>(configuration, MqttOptions.Section, problems, typeErrors);
         CheckSection<SysOptions>(configuration, SysOptions.Section, problems, typeErrors);
         CheckSection<AuthOptions>(configuration, AuthOptions.Section, problems, typeErrors);
+        CheckSection<HttpOptions>(configuration, HttpOptions.Section, problems, typeErrors);
+        CheckSection<CoapOptions>(configuration, CoapOptions.Section, problems, typeErrors);
+        CheckSection<AmqpOptions>(configuration, AmqpOptions.Section, problems, typeErrors);
     }
 
     /// <summary>Every problem found, each as <c>KEY: 'VALUE' REASON</c>; empty when the configuration is usable.</summary>
@@ -99,13 +117,16 @@ public static class ConfigurationRules
             }
 
             var target = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            var ok = target == typeof(string)
+            var expected = target == typeof(bool) ? "true or false"
+                : target == typeof(int) || target == typeof(long) ? "a whole number"
+                : null;
+            var ok = expected is null // strings, and types set by the host rather than by configuration
                 || (target == typeof(int) && int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+                || (target == typeof(long) && long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
                 || (target == typeof(bool) && bool.TryParse(value, out _));
             if (!ok)
             {
                 typeErrors.Add(child.Path);
-                var expected = target == typeof(bool) ? "true or false" : target == typeof(int) ? "a whole number" : target.Name;
                 problems.Add($"{child.Path}: '{value}' is not {expected}");
             }
         }
