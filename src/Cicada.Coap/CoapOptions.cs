@@ -11,7 +11,9 @@ public sealed class CoapOptions
     public string Listen { get; set; } = "0.0.0.0:5683";
 
     /// <summary>Where the UDP socket binds; set by the host from <see cref="Listen"/> (port 0 = any free port, for tests).</summary>
-    public IPEndPoint? EndPoint { get; set; }
+    /// <remarks>A field, not a property, so configuration binding leaves it alone: the binding source
+    /// generator (which Native AOT publishing needs) cannot construct an <see cref="IPEndPoint"/>.</remarks>
+    internal IPEndPoint? EndPoint;
 
     /// <summary>Bind IPv6 with IPv4-mapped addresses too (the host sets it for <c>*:PORT</c>).</summary>
     public bool DualMode { get; set; }

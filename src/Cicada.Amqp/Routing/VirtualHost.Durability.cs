@@ -21,16 +21,16 @@ internal sealed partial class VirtualHost
     private static string QueueKey(string name) => Prefix + "queue/" + name;
 
     private static string BindingKey(Exchange exchange, Binding binding) =>
-        Prefix + "binding/" + JsonSerializer.Serialize(new[] { exchange.Name, binding.Queue.Name, binding.RoutingKey, EncodeTable(binding.Arguments) ?? string.Empty });
+        Prefix + "binding/" + JsonSerializer.Serialize(new[] { exchange.Name, binding.Queue.Name, binding.RoutingKey, EncodeTable(binding.Arguments) ?? string.Empty }, TopologyJson.Default.StringArray);
 
     private Task SaveExchange(Exchange e) => store.SaveTopologyAsync(new TopologyRecord(ExchangeKey(e.Name),
-        JsonSerializer.Serialize(new ExchangeRecord(e.Name, Exchange.TypeName(e.Type), e.AutoDelete, e.Internal, EncodeTable(e.Arguments)))));
+        JsonSerializer.Serialize(new ExchangeRecord(e.Name, Exchange.TypeName(e.Type), e.AutoDelete, e.Internal, EncodeTable(e.Arguments)), TopologyJson.Default.ExchangeRecord)));
 
     private Task SaveQueue(AmqpQueue q) => store.SaveTopologyAsync(new TopologyRecord(QueueKey(q.Name),
-        JsonSerializer.Serialize(new QueueRecord(q.Name, q.AutoDelete, EncodeTable(q.Arguments)))));
+        JsonSerializer.Serialize(new QueueRecord(q.Name, q.AutoDelete, EncodeTable(q.Arguments)), TopologyJson.Default.QueueRecord)));
 
     private Task SaveBinding(Exchange e, Binding b) => store.SaveTopologyAsync(new TopologyRecord(BindingKey(e, b),
-        JsonSerializer.Serialize(new BindingRecord(e.Name, b.Queue.Name, b.RoutingKey, EncodeTable(b.Arguments)))));
+        JsonSerializer.Serialize(new BindingRecord(e.Name, b.Queue.Name, b.RoutingKey, EncodeTable(b.Arguments)), TopologyJson.Default.BindingRecord)));
 
     /// <summary>Field tables are kept in their wire encoding (base64): every value type survives as it was.</summary>
     private static string? EncodeTable(Dictionary<string, object?>? table)
@@ -71,7 +71,7 @@ internal sealed partial class VirtualHost
             {
                 if (record.Key.StartsWith(Prefix + "exchange/", StringComparison.Ordinal))
                 {
-                    var e = JsonSerializer.Deserialize<ExchangeRecord>(record.Value)!;
+                    var e = JsonSerializer.Deserialize(record.Value, TopologyJson.Default.ExchangeRecord)!;
                     if (Exchange.ParseType(e.Type) is { } type)
                     {
                         _exchanges[e.Name] = new Exchange(e.Name, type, durable: true, e.AutoDelete, e.Internal, NullIfEmpty(DecodeTable(e.Arguments)), builtIn: false);
@@ -79,14 +79,14 @@ internal sealed partial class VirtualHost
                 }
                 else if (record.Key.StartsWith(Prefix + "queue/", StringComparison.Ordinal))
                 {
-                    var q = JsonSerializer.Deserialize<QueueRecord>(record.Value)!;
+                    var q = JsonSerializer.Deserialize(record.Value, TopologyJson.Default.QueueRecord)!;
                     var queue = new AmqpQueue(q.Name, durable: true, exclusive: false, q.AutoDelete, NullIfEmpty(DecodeTable(q.Arguments)), null, Broker.Time);
                     Attach(queue);
                     _queues[q.Name] = queue;
                 }
                 else if (record.Key.StartsWith(Prefix + "binding/", StringComparison.Ordinal))
                 {
-                    bindings.Add(JsonSerializer.Deserialize<BindingRecord>(record.Value)!);
+                    bindings.Add(JsonSerializer.Deserialize(record.Value, TopologyJson.Default.BindingRecord)!);
                 }
             }
 

@@ -116,7 +116,7 @@ internal static class DeviceEndpoints
         var items = new JsonArray();
         foreach (var view in all.Skip((int)Math.Min((long)(page - 1) * pageSize, int.MaxValue)).Take(pageSize))
         {
-            items.Add(ToJson(view));
+            items.Add((JsonNode)ToJson(view));
         }
 
         return Envelope.Create(StatusCodes.Status200OK, "Devices found", items, w =>

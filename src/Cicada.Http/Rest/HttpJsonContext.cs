@@ -61,6 +61,10 @@ public sealed record PublishResult(string Topic, int Qos, bool Retain, int Paylo
 [JsonSerializable(typeof(MessageInfo[]))]
 [JsonSerializable(typeof(HealthInfo))]
 [JsonSerializable(typeof(PublishResult))]
+// For the OpenAPI document's schemas (ProducesProblem, Accepts<JsonObject>): under Native AOT there is no reflection
+// fallback behind this context. ProblemDetails names its own properties, so the policy above does not touch them.
+[JsonSerializable(typeof(Microsoft.AspNetCore.Mvc.ProblemDetails))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]
 internal sealed partial class HttpJsonContext : JsonSerializerContext
 {
 }
