@@ -225,6 +225,27 @@ public sealed class ConfigurationValidationTests : IDisposable
         Assert.Equal("10", _cli.ServedConfiguration!["Sys:IntervalSeconds"]);
     }
 
+    [Fact]
+    public void EveryKey_IsDocumented_AndInTheExample()
+    {
+        var docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "configuration.md"));
+        var example = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "cicada.example.json"));
+        // Set by the host from Coap:Listen, not by the operator.
+        var hostSet = new[] { "Coap:DualMode" };
+
+        var keys = ConfigurationRules.BoundKeys().Except(hostSet)
+            .Concat(["Storage:Kind", "Storage:DataDir", "Sys:IntervalSeconds", "Logging:Format", "Logging:LogLevel:Default"])
+            .Distinct().ToList();
+
+        Assert.Contains("Mqtt:MaxPacketSize", keys);
+        Assert.All(keys, key =>
+        {
+            Assert.True(docs.Contains($"`{key}`", StringComparison.Ordinal), $"docs/configuration.md does not document `{key}`");
+            var name = key[(key.LastIndexOf(':') + 1)..];
+            Assert.True(example.Contains($"\"{name}\"", StringComparison.Ordinal), $"docs/cicada.example.json has no \"{name}\" ({key})");
+        });
+    }
+
     internal static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

@@ -62,6 +62,23 @@ public static class ConfigurationRules
         CheckSection<AmqpOptions>(configuration, AmqpOptions.Section, problems, typeErrors);
     }
 
+    /// <summary>Every key of the sections bound to an options class (<c>Mqtt:MaxPacketSize</c>, …).</summary>
+    public static IReadOnlyList<string> BoundKeys()
+    {
+        var keys = new List<string>();
+        Keys<BrokerOptions>(BrokerOptions.Section, keys);
+        Keys<MqttOptions>(MqttOptions.Section, keys);
+        Keys<SysOptions>(SysOptions.Section, keys);
+        Keys<AuthOptions>(AuthOptions.Section, keys);
+        Keys<HttpOptions>(HttpOptions.Section, keys);
+        Keys<CoapOptions>(CoapOptions.Section, keys);
+        Keys<AmqpOptions>(AmqpOptions.Section, keys);
+        return keys;
+    }
+
+    private static void Keys<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(string section, List<string> keys) =>
+        keys.AddRange(typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).Select(p => $"{section}:{p.Name}"));
+
     /// <summary>Every problem found, each as <c>KEY: 'VALUE' REASON</c>; empty when the configuration is usable.</summary>
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
     {
