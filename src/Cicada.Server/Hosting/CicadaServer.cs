@@ -71,8 +71,19 @@ public static partial class CicadaServer
             kestrel.AddServerHeader = false;
             if (!settings.Mqtt.IsOff)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
+            if (!settings.MqttTls.IsOff && settings.Tls is { } tls)
+            {
+                var tlsLogger = kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Cicada.Tls");
+                Listen(kestrel, settings.MqttTls, lo =>
+                {
+                    // Kestrel's TLS middleware wraps any connection handler, not only HTTP's.
+                    lo.UseHttps(https => tls.Configure(https, tlsLogger, offerAlpn: false));
+                    tls.UseClientIdentity(lo, tlsLogger);
+                    lo.UseConnectionHandler<MqttConnectionHandler>();
+                });
+            }
         });
-        if (settings.Mqtt.IsOff)
+        if (settings.Mqtt.IsOff && settings.MqttTls.IsOff)
         {
             // Kestrel with no endpoint binds http://localhost:5000 by default; with every TCP edge
             // off there must be no listener at all, so the server is replaced by one that binds nothing.
@@ -107,6 +118,7 @@ public static partial class CicadaServer
         var auth = app.Services.GetRequiredService<UsersFileAuthenticator>();
         LogStarted(logger, Version,
             settings.Mqtt.ToString(),
+            settings.MqttTls.ToString(),
             settings.Storage == StorageKind.Sqlite ? $"sqlite {settings.DatabasePath}" : "memory",
             auth.AllowAnonymous ? "allowed" : "refused",
             auth.UsersFile is { Exists: true } file ? $"{file.Path} ({file.Count} users)" : $"{settings.UsersFile} (absent)");
@@ -144,8 +156,8 @@ public static partial class CicadaServer
     private static partial void LogEdgeMissing(ILogger logger, string edge, string address);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "Cicada {Version} started: mqtt {Mqtt}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
-    private static partial void LogStarted(ILogger logger, string version, string mqtt, string storage, string anonymous, string usersFile);
+        Message = "Cicada {Version} started: mqtt {Mqtt}; mqtts {MqttTls}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
+    private static partial void LogStarted(ILogger logger, string version, string mqtt, string mqttTls, string storage, string anonymous, string usersFile);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "Cicada could not start: {Reason}")]
     private static partial void LogStartFailed(ILogger logger, string reason);
