@@ -38,6 +38,13 @@ internal sealed partial class MqttConnection
                 ThrowHelper.ProtocolError("MQTT-3.8.3-4", $"No Local on shared subscription '{filter}'");
             }
 
+            if (!_edge.Authorizer.CanSubscribe(_link!.Identity, filter))
+            {
+                // MQTT-3.9.3 (3.1.1): 0x80 Failure; MQTT 5 §3.9.3: 0x87 Not authorized. No retained messages either.
+                codes[i] = _v5 ? (byte)ReasonCode.NotAuthorized : (byte)0x80;
+                continue;
+            }
+
             // MQTT-3.8.4-6: granted QoS is the requested one (this broker supports all three).
             var options = new SubscriptionOptions(request.Qos, request.NoLocal, request.RetainAsPublished, request.RetainHandling,
                 subscriptionId);

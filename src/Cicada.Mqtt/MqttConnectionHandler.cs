@@ -10,11 +10,12 @@ namespace Cicada.Mqtt;
 public sealed class MqttConnectionHandler(
     Broker broker,
     IAuthenticator authenticator,
+    IAuthorizer authorizer,
     Heartbeat heartbeat,
     IOptions<MqttOptions> options,
     ILogger<MqttConnectionHandler> logger) : ConnectionHandler
 {
-    private readonly MqttEdge _edge = new(broker, authenticator, heartbeat, options.Value, logger);
+    private readonly MqttEdge _edge = new(broker, authenticator, heartbeat, options.Value, logger) { Authorizer = authorizer };
 
     public override Task OnConnectedAsync(ConnectionContext connection) =>
         new MqttConnection(_edge, connection).RunAsync();
@@ -26,4 +27,8 @@ internal sealed record MqttEdge(
     IAuthenticator Authenticator,
     Heartbeat Heartbeat,
     MqttOptions Options,
-    ILogger Logger);
+    ILogger Logger)
+{
+    /// <summary>Who may publish and subscribe where (Core's ACL, the same for every edge).</summary>
+    public IAuthorizer Authorizer { get; init; } = AllowAllAuthorizer.Instance;
+}

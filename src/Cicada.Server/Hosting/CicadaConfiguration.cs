@@ -26,6 +26,7 @@ public static class CicadaConfiguration
     public const string StorageDataDir = "Storage:DataDir";
     public const string AuthAllowAnonymous = "Auth:AllowAnonymous";
     public const string AuthUsersFile = "Auth:UsersFile";
+    public const string AuthAclFile = "Auth:AclFile";
     public const string LogLevelDefault = "Logging:LogLevel:Default";
 
     /// <summary>What Cicada does with no file, variable or option at all; appsettings.json repeats these.</summary>

@@ -85,6 +85,17 @@ public sealed record ServerSettings(
             ? DefaultUsersFile(dataDirectory)
             : Path.GetFullPath(usersFile);
 
+        var aclFile = configuration[CicadaConfiguration.AuthAclFile];
+        if (!string.IsNullOrWhiteSpace(aclFile))
+        {
+            // Checked here so a typo stops the broker with a message instead of denying everything.
+            var path = Path.GetFullPath(aclFile);
+            if (!File.Exists(path))
+                problems.Add($"{CicadaConfiguration.AuthAclFile}: '{path}' does not exist");
+            else if (Cicada.Core.Auth.AclRules.Parse(File.ReadAllText(path), path).Errors is { Count: > 0 } aclErrors)
+                problems.Add($"{CicadaConfiguration.AuthAclFile}: {string.Join("; ", aclErrors)}");
+        }
+
         var anonymous = configuration[CicadaConfiguration.AuthAllowAnonymous];
         if (anonymous is not null && !bool.TryParse(anonymous, out _))
             problems.Add($"{CicadaConfiguration.AuthAllowAnonymous}: '{anonymous}' is not true or false");
