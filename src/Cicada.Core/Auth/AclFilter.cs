@@ -125,7 +125,9 @@ internal sealed class AclFilter
             var level = subscription[i];
             if (level == "#")
             {
-                return false; // reaches deeper than any level but '#' allows
+                // Reaches deeper than any level but '#' allows, with one exception: "#" alone
+                // means "one level or more" (a topic has at least one), which is what "+/#" means.
+                return i == 0 && rule.Kind == Kind.Plus && _levels.Length == 2 && _levels[1].Kind == Kind.Hash;
             }
 
             if (rule.Kind == Kind.Plus)
