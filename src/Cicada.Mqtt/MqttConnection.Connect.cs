@@ -37,6 +37,13 @@ internal sealed partial class MqttConnection
             return Refuse(connect, ConnectReturnCode.UnacceptableProtocolVersion, ReasonCode.UnsupportedProtocolVersion);
         }
 
+        if (_context.Features.Get<ConnectionLimitExceeded>() is not null)
+        {
+            // Limits:MaxConnections / MaxConnectionsPerIp (logged by the limiter): MQTT 5 0x97
+            // Quota exceeded; 3.1.1 has only 0x03 Server unavailable (MQTT-3.2.2.3).
+            return Refuse(connect, ConnectReturnCode.ServerUnavailable, ReasonCode.QuotaExceeded);
+        }
+
         var props = connect.Properties;
         if (props?.AuthenticationMethod is not null)
         {

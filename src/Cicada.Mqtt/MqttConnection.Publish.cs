@@ -29,7 +29,14 @@ internal sealed partial class MqttConnection
 
         if (!_edge.Authorizer.CanPublish(link.Identity, message.Topic))
         {
-            DenyPublish(publish);
+            DenyPublish(publish, ReasonCode.NotAuthorized);
+            return;
+        }
+
+        if (_edge.Limiter is { } limiter && !limiter.AllowsTopic("mqtt", link.ClientId, message.Topic))
+        {
+            // Limits:MaxTopicLevels/MaxTopicLength: refused like a denied publish, with 0x97 Quota exceeded.
+            DenyPublish(publish, ReasonCode.QuotaExceeded);
             return;
         }
 
@@ -63,9 +70,9 @@ internal sealed partial class MqttConnection
     /// (§3.4.2.1, §3.5.2.1); MQTT 3.1.1 has no way to say it, so QoS 1/2 are acknowledged as if
     /// delivered (as mosquitto does) and the authorizer logs the denial.
     /// </summary>
-    private void DenyPublish(PublishPacket publish)
+    private void DenyPublish(PublishPacket publish, ReasonCode v5Reason)
     {
-        var reason = _v5 ? ReasonCode.NotAuthorized : ReasonCode.Success;
+        var reason = _v5 ? v5Reason : ReasonCode.Success;
         switch (publish.Qos)
         {
             case QoS.AtLeastOnce:
