@@ -6,7 +6,8 @@ namespace Cicada.Interop.Tests.Infrastructure;
 /// <summary>
 /// The Eclipse Paho Python client (Debian's 1.6.1, <c>/usr/bin/python3</c>) speaking MQTT 5: one
 /// script run per client, driven by a JSON plan (connect properties, subscriptions with options,
-/// publishes with properties), printing one JSON object per event including each packet's properties.
+/// publishes with properties, how many messages to wait for or how long to stay), printing one JSON
+/// object per event including each packet's properties.
 /// </summary>
 public static class PahoV5Client
 {
@@ -85,7 +86,8 @@ public static class PahoV5Client
             info.wait_for_publish(max(0.1, deadline - time.time()))
             emit(event="published", mid=info.mid, ok=info.is_published())
         count = plan.get("count", 0)
-        while state["received"] < count and time.time() < deadline:
+        linger_until = time.time() + plan.get("linger", 0)
+        while (state["received"] < count or time.time() < linger_until) and time.time() < deadline:
             time.sleep(0.01)
         if plan.get("drop"):
             c.loop_stop()
