@@ -117,7 +117,9 @@ public sealed partial class Broker
 
             // Overlapping subscriptions of one session: one copy at the highest QoS (MQTT-3.3.5-1),
             // carrying every matching subscription identifier (MQTT-3.3.4-5).
-            if (matches.Count > 1 && scratch.Seen.TryGetValue(session, out var index))
+            // Only a session with several subscriptions can match twice: the others skip the lookup.
+            var mayOverlap = matches.Count > 1 && session.SubscriptionCount > 1;
+            if (mayOverlap && scratch.Seen.TryGetValue(session, out var index))
             {
                 var prev = deliveries[index].Delivery;
                 var ids = prev.MoreSubscriptionIds;
@@ -135,7 +137,7 @@ public sealed partial class Broker
                 continue;
             }
 
-            if (matches.Count > 1)
+            if (mayOverlap)
             {
                 scratch.Seen[session] = deliveries.Count;
             }

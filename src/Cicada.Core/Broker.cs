@@ -72,7 +72,7 @@ public sealed partial class Broker : IHeartbeatHandler
             };
             foreach (var sub in record.Subscriptions)
             {
-                session.Subscriptions[sub.Filter] = sub.Options;
+                session.SetSubscription(sub.Filter, sub.Options);
                 _subscriptions.Add(new Subscription(session, sub.Filter, sub.Options));
             }
 
@@ -255,12 +255,11 @@ public sealed partial class Broker : IHeartbeatHandler
     /// </summary>
     private void EndSession(Session session)
     {
-        foreach (var filter in session.Subscriptions.Keys)
+        foreach (var filter in session.ClearSubscriptions())
         {
             _subscriptions.Remove(session, filter);
         }
 
-        session.Subscriptions.Clear();
         var held = session.Clear();
         _sessions.TryRemove(new KeyValuePair<string, Session>(session.ClientId, session));
         if (session.Stored)
@@ -293,7 +292,7 @@ public sealed partial class Broker : IHeartbeatHandler
         var session = link.Session;
         lock (_connectLock)
         {
-            existed = session.Subscriptions.ContainsKey(filter);
+            existed = session.HasSubscription(filter);
             if (!ReferenceEquals(session.Link, link))
             {
                 // Taken over (MQTT-3.1.4-2) or gone: a late SUBSCRIBE on the old connection must
@@ -302,7 +301,7 @@ public sealed partial class Broker : IHeartbeatHandler
                 return Task.CompletedTask;
             }
 
-            session.Subscriptions[filter] = options;
+            session.SetSubscription(filter, options);
             _subscriptions.Add(new Subscription(session, filter, options));
 
             // Queued under the lock, so it cannot reach the store after a takeover's delete.
@@ -351,7 +350,7 @@ public sealed partial class Broker : IHeartbeatHandler
     public bool Unsubscribe(ClientLink link, string filter)
     {
         var session = link.Session;
-        if (!session.Subscriptions.TryRemove(filter, out _))
+        if (!session.RemoveSubscription(filter))
         {
             return false;
         }

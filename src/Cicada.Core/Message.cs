@@ -53,8 +53,8 @@ public sealed class Message
 
     /// <summary>
     /// Per-message cache of wire encodings so an edge encodes once per variant (protocol, version,
-    /// QoS…) and patches only what differs per subscriber. Slots are chosen by the edges; Core
-    /// knows nothing of their content.
+    /// QoS…) and patches only what differs per subscriber. Each edge reserves its slots once with
+    /// <see cref="ReserveEncodingSlots"/>; Core knows nothing of their content.
     /// </summary>
     public T GetOrAddEncoding<T, TState>(int slot, TState state, Func<Message, TState, T> encode)
         where T : class
@@ -70,6 +70,23 @@ public sealed class Message
     }
 
     public const int EncodingSlots = 16;
+
+    private static int _reservedSlots;
+
+    /// <summary>
+    /// Reserves <paramref name="count"/> consecutive encoding slots for one edge (call once, from a
+    /// static initialiser) and returns the first; edges never share a slot.
+    /// </summary>
+    public static int ReserveEncodingSlots(int count)
+    {
+        var end = Interlocked.Add(ref _reservedSlots, count);
+        if (end > EncodingSlots)
+        {
+            throw new InvalidOperationException($"More than {EncodingSlots} message encoding slots reserved");
+        }
+
+        return end - count;
+    }
 }
 
 /// <summary>Optional message metadata (MQTT 5 publish properties, AMQP basic properties, HTTP content type).</summary>

@@ -21,11 +21,13 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     private static PropertyCodec.Builder? _encodeProps;
 
     private static readonly Func<Message, int, EncodedPublish> EncodeV5 =
-        static (m, variant) => MqttV5Encoder.EncodePublish(m, (QoS)((variant - V5Slots) >> 1), (variant & 1) != 0, dup: false,
+        static (m, variant) => MqttV5Encoder.EncodePublish(m, (QoS)(variant >> 1), (variant & 1) != 0, dup: false,
             _encodeProps ??= new PropertyCodec.Builder(), null, 0, null, 0, omitTopic: false);
 
-    /// <summary>Encoding-cache slots: 0..5 for 3.1/3.1.1 by (QoS, retain), 6..11 for MQTT 5.</summary>
-    private const int V5Slots = 6;
+    /// <summary>Encoding-cache slots: 6 for 3.1/3.1.1 by (QoS, retain), then 6 for MQTT 5.</summary>
+    private static readonly int V3Slots = Message.ReserveEncodingSlots(12);
+
+    private static readonly int V5Slots = V3Slots + 6;
 
     private int _drainState;
     private bool _connAckSent;
@@ -139,13 +141,13 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         {
             encoded = dup
                 ? MqttEncoder.EncodePublish(message, delivery.Qos, delivery.Retain, dup: true)
-                : message.GetOrAddEncoding(variant, variant, Encode);
+                : message.GetOrAddEncoding(V3Slots + variant, variant, Encode);
         }
         else if (!dup && message.ExpiresAt is null && delivery.Via is not { Options.SubscriptionId: not 0 }
             && delivery.MoreSubscriptionIds is null && _clientTopicAliasMaximum == 0)
         {
             // Nothing differs per subscriber: share one encoding.
-            encoded = message.GetOrAddEncoding(V5Slots + variant, V5Slots + variant, EncodeV5);
+            encoded = message.GetOrAddEncoding(V5Slots + variant, variant, EncodeV5);
         }
         else
         {

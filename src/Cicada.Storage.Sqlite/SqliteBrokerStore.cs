@@ -98,6 +98,7 @@ public sealed partial class SqliteBrokerStore : IBrokerStore
             }
 
             SqliteSchema.Migrate(connection);
+            CreateTopologySchema(connection);
             using (var command = connection.CreateCommand())
             {
                 // No orphan can outlive a committed transaction, but a file written by an older

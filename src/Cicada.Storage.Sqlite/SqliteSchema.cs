@@ -6,7 +6,7 @@ namespace Cicada.Storage.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>The version this build writes; a newer file is refused rather than misread.</summary>
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     // Times are UTC ticks (100 ns units since 0001-01-01) so DateTimeOffset round-trips exactly.
     // The queue keeps only references: a message fanned out to N sessions is stored once.
@@ -59,6 +59,21 @@ internal static class SqliteSchema
         PRAGMA user_version = 1;
         """;
 
+    // Version 2: the device registry (HTTP /api/v1/devices). Attributes are the extra fields a
+    // client sent, as JSON text; times are UTC ticks like the rest of the schema.
+    private const string Version2 = """
+        CREATE TABLE devices(
+            identifier TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            device_type TEXT NOT NULL,
+            controller_gateway TEXT NOT NULL,
+            attributes TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            last_seen INTEGER) WITHOUT ROWID;
+        PRAGMA user_version = 2;
+        """;
+
     /// <summary>Brings the file to <see cref="CurrentVersion"/> in one transaction.</summary>
     public static void Migrate(SqliteConnection connection)
     {
@@ -79,7 +94,13 @@ internal static class SqliteSchema
             command.ExecuteNonQuery();
         }
 
-        // Later versions: `if (version < 2) { ALTER …; PRAGMA user_version = 2; }`, in order.
+        if (version < 2)
+        {
+            command.CommandText = Version2;
+            command.ExecuteNonQuery();
+        }
+
+        // Later versions: `if (version < 3) { ALTER …; PRAGMA user_version = 3; }`, in order.
         transaction.Commit();
     }
 }

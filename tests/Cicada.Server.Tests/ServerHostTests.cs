@@ -25,7 +25,7 @@ public sealed class ServerHostTests : IDisposable
     public async Task MqttListener_AcceptsTcpConnections_AndStopsAcceptingAfterStop()
     {
         var port = Net.FreeTcpPort();
-        await using var app = await BuildAsync("--mqtt", $"127.0.0.1:{port}", "--storage", "memory");
+        await using var app = await BuildAsync("--mqtt", $"127.0.0.1:{port}", "--http", "off", "--coap", "off", "--storage", "memory");
 
         await app.StartAsync();
         Assert.True(await Net.CanConnectAsync(IPAddress.Loopback, port));
@@ -40,7 +40,7 @@ public sealed class ServerHostTests : IDisposable
         if (!Socket.OSSupportsIPv6)
             return; // no IPv6 stack: nothing to bind, and the parsing is covered by the CLI tests
         var port = Net.FreeTcpPort();
-        await using var app = await BuildAsync("--mqtt", $"[::1]:{port}", "--storage", "memory");
+        await using var app = await BuildAsync("--mqtt", $"[::1]:{port}", "--http", "off", "--coap", "off", "--storage", "memory");
 
         try
         {

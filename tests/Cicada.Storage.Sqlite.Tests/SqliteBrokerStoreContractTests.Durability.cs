@@ -11,7 +11,7 @@ public sealed partial class SqliteBrokerStoreContractTests
     {
         Assert.True(File.Exists(DatabasePath));
         Assert.Equal("wal", Query<string>("PRAGMA journal_mode"));
-        Assert.Equal(1L, Query<long>("PRAGMA user_version"));
+        Assert.Equal(2L, Query<long>("PRAGMA user_version")); // 2: the devices table (HTTP device registry)
 
         // synchronous is per connection: ask the writer's own.
         long synchronous = -1;

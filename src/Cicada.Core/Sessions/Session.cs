@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Cicada.Core.Storage;
 using Cicada.Core.Topics;
 
@@ -9,12 +8,14 @@ namespace Cicada.Core.Sessions;
 /// its in-flight deliveries and the exactly-once ids it has received. Outlives connections when
 /// persistent. Thread-safe: the router enqueues from publishers' threads while the edge drains.
 /// </summary>
-public sealed class Session : ISubscriber
+public sealed partial class Session : ISubscriber
 {
     private readonly Lock _lock = new();
     private readonly Queue<Delivery> _pending = new();
-    private readonly Dictionary<int, InflightDelivery> _inflight = [];
-    private readonly HashSet<int> _receivedIds = [];
+    // Created on first use: an idle connection's session should cost little (issue: memory per connection).
+    private Dictionary<int, InflightDelivery>? _inflightMap;
+    private HashSet<int>? _receivedIdSet;
+    private Dictionary<string, SubscriptionOptions>? _subscriptions;
     private readonly IBrokerStore _store;
     private readonly int _maxQueued;
     private bool _overflowing;
@@ -55,8 +56,69 @@ public sealed class Session : ISubscriber
     /// <summary>The store holds a record of this session (to delete when it ends).</summary>
     internal bool Stored { get; set; }
 
+    /// <summary>How many filters this session subscribes to (read without the lock on the routing path).</summary>
+    internal volatile int SubscriptionCount;
+
     /// <summary>Filters this session subscribes to, with their options.</summary>
-    public ConcurrentDictionary<string, SubscriptionOptions> Subscriptions { get; } = new(StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, SubscriptionOptions> Subscriptions
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _subscriptions is null
+                    ? new Dictionary<string, SubscriptionOptions>()
+                    : new Dictionary<string, SubscriptionOptions>(_subscriptions, StringComparer.Ordinal);
+            }
+        }
+    }
+
+    /// <summary>Adds or replaces a subscription; true when it replaced one.</summary>
+    internal bool SetSubscription(string filter, SubscriptionOptions options)
+    {
+        lock (_lock)
+        {
+            _subscriptions ??= new Dictionary<string, SubscriptionOptions>(StringComparer.Ordinal);
+            var existed = _subscriptions.ContainsKey(filter);
+            _subscriptions[filter] = options;
+            SubscriptionCount = _subscriptions.Count;
+            return existed;
+        }
+    }
+
+    internal bool RemoveSubscription(string filter)
+    {
+        lock (_lock)
+        {
+            if (_subscriptions is null || !_subscriptions.Remove(filter))
+            {
+                return false;
+            }
+
+            SubscriptionCount = _subscriptions.Count;
+            return true;
+        }
+    }
+
+    /// <summary>Drops every subscription; returns their filters.</summary>
+    internal string[] ClearSubscriptions()
+    {
+        lock (_lock)
+        {
+            var filters = _subscriptions is null ? [] : _subscriptions.Keys.ToArray();
+            _subscriptions = null;
+            SubscriptionCount = 0;
+            return filters;
+        }
+    }
+
+    public bool HasSubscription(string filter)
+    {
+        lock (_lock)
+        {
+            return _subscriptions?.ContainsKey(filter) == true;
+        }
+    }
 
     /// <summary>The attached connection, if any.</summary>
     internal ClientLink? Link { get; set; }
@@ -86,7 +148,7 @@ public sealed class Session : ISubscriber
         {
             lock (_lock)
             {
-                return _inflight.Count;
+                return _inflightMap?.Count ?? 0;
             }
         }
     }
@@ -159,14 +221,15 @@ public sealed class Session : ISubscriber
                     return true;
                 }
 
-                if (_inflight.Count >= maxInflight || _inflight.Count >= 65_535)
+                var inflight = _inflightMap ??= [];
+                if (inflight.Count >= maxInflight || inflight.Count >= 65_535)
                 {
                     break;
                 }
 
                 _pending.Dequeue();
                 id = AllocateId();
-                _inflight.Add(id, new InflightDelivery(id, delivery, DeliveryState.Sent, ++_nextOrder));
+                inflight.Add(id, new InflightDelivery(id, delivery, DeliveryState.Sent, ++_nextOrder));
                 if (delivery.Seq != 0)
                 {
                     _store.UpdateDeliveryAsync(ClientId, delivery.Seq, id, DeliveryState.Sent).Forget();
@@ -188,7 +251,7 @@ public sealed class Session : ISubscriber
         {
             _nextId = _nextId >= 65_535 ? 1 : _nextId + 1;
         }
-        while (_inflight.ContainsKey(_nextId));
+        while (_inflightMap!.ContainsKey(_nextId));
 
         return _nextId;
     }
@@ -199,7 +262,7 @@ public sealed class Session : ISubscriber
         InflightDelivery done;
         lock (_lock)
         {
-            if (!_inflight.Remove(id, out done))
+            if (_inflightMap is null || !_inflightMap.Remove(id, out done))
             {
                 return false;
             }
@@ -219,13 +282,13 @@ public sealed class Session : ISubscriber
         InflightDelivery entry;
         lock (_lock)
         {
-            if (!_inflight.TryGetValue(id, out entry) || entry.Delivery.Qos != QoS.ExactlyOnce)
+            if (_inflightMap is null || !_inflightMap.TryGetValue(id, out entry) || entry.Delivery.Qos != QoS.ExactlyOnce)
             {
                 return false;
             }
 
             entry = entry with { State = DeliveryState.Released };
-            _inflight[id] = entry;
+            _inflightMap[id] = entry;
         }
 
         if (entry.Delivery.Seq != 0)
@@ -247,7 +310,12 @@ public sealed class Session : ISubscriber
 
     private InflightDelivery[] InflightSnapshotLocked()
     {
-        var all = _inflight.Values.ToArray();
+        if (_inflightMap is null)
+        {
+            return [];
+        }
+
+        var all = _inflightMap.Values.ToArray();
         Array.Sort(all, static (a, b) => a.Order.CompareTo(b.Order));
         return all;
     }
@@ -260,7 +328,7 @@ public sealed class Session : ISubscriber
     {
         lock (_lock)
         {
-            if (!_receivedIds.Add(id))
+            if (!(_receivedIdSet ??= []).Add(id))
             {
                 durable = Task.CompletedTask;
                 return false;
@@ -277,7 +345,7 @@ public sealed class Session : ISubscriber
         bool removed;
         lock (_lock)
         {
-            removed = _receivedIds.Remove(id);
+            removed = _receivedIdSet?.Remove(id) == true;
         }
 
         if (removed && IsPersistent)
@@ -295,16 +363,16 @@ public sealed class Session : ISubscriber
         {
             foreach (var id in receivedIds)
             {
-                _receivedIds.Add(id);
+                (_receivedIdSet ??= []).Add(id);
             }
 
             foreach (var r in queue)
             {
                 var delivery = new Delivery(r.Message, r.Qos, false, r.Seq);
                 _nextSeq = Math.Max(_nextSeq, r.Seq);
-                if (r.State != DeliveryState.Queued && r.PacketId is > 0 and <= 65_535 && !_inflight.ContainsKey(r.PacketId))
+                if (r.State != DeliveryState.Queued && r.PacketId is > 0 and <= 65_535 && !(_inflightMap ??= []).ContainsKey(r.PacketId))
                 {
-                    _inflight.Add(r.PacketId, new InflightDelivery(r.PacketId, delivery, r.State, ++_nextOrder));
+                    _inflightMap.Add(r.PacketId, new InflightDelivery(r.PacketId, delivery, r.State, ++_nextOrder));
                 }
                 else
                 {
@@ -319,7 +387,7 @@ public sealed class Session : ISubscriber
     {
         lock (_lock)
         {
-            var held = new List<Delivery>(_inflight.Count + _pending.Count);
+            var held = new List<Delivery>((_inflightMap?.Count ?? 0) + _pending.Count);
             foreach (var inflight in InflightSnapshotLocked())
             {
                 if (inflight.State == DeliveryState.Sent)
@@ -330,8 +398,8 @@ public sealed class Session : ISubscriber
 
             held.AddRange(_pending);
             _pending.Clear();
-            _inflight.Clear();
-            _receivedIds.Clear();
+            _inflightMap = null;
+            _receivedIdSet = null;
             return held;
         }
     }
@@ -343,7 +411,7 @@ public sealed class Session : ISubscriber
         {
             lock (_lock)
             {
-                return _receivedIds.Count;
+                return _receivedIdSet?.Count ?? 0;
             }
         }
     }

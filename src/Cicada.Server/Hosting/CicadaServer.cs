@@ -1,7 +1,10 @@
 using System.Reflection;
+using Cicada.Amqp;
+using Cicada.Coap;
 using Cicada.Core;
 using Cicada.Core.Auth;
 using Cicada.Core.Storage;
+using Cicada.Http;
 using Cicada.Mqtt;
 using Cicada.Storage.Sqlite;
 using Microsoft.AspNetCore.Connections;
@@ -49,16 +52,35 @@ public static partial class CicadaServer
         var services = builder.Services;
         services.AddCicadaCore(configuration);
         services.AddCicadaMqtt(configuration);
+        services.AddCicadaAmqp(configuration);
+        if (!settings.Http.IsOff)
+        {
+            services.AddCicadaHttp(configuration);
+        }
+
+        if (!settings.Coap.IsOff)
+        {
+            // Kestrel does not do UDP: the CoAP edge is a hosted service with its own socket.
+            var (endPoint, dualMode) = UdpEndPoint(settings.Coap);
+            services.AddCicadaCoap(configuration, endPoint, dualMode);
+        }
 
         if (settings.Storage == StorageKind.Sqlite)
         {
             Directory.CreateDirectory(settings.DataDirectory);
             // ActivatorUtilities fills in whatever else the store's constructor asks for (a logger).
-            services.AddSingleton<IBrokerStore>(sp => ActivatorUtilities.CreateInstance<SqliteBrokerStore>(sp, settings.DatabasePath));
+            services.AddSingleton(sp => ActivatorUtilities.CreateInstance<SqliteBrokerStore>(sp, settings.DatabasePath));
+            services.AddSingleton<IBrokerStore>(sp => sp.GetRequiredService<SqliteBrokerStore>());
+
+            // The same file, behind the same single writer, keeps devices and edges' durable
+            // declarations (AMQP queues, exchanges, bindings).
+            services.AddSingleton<IDeviceStore>(sp => sp.GetRequiredService<SqliteBrokerStore>());
+            services.AddSingleton<ITopologyStore>(sp => sp.GetRequiredService<SqliteBrokerStore>());
         }
         else
         {
             services.AddSingleton<IBrokerStore, MemoryBrokerStore>();
+            services.AddSingleton<IDeviceStore, MemoryDeviceStore>();
         }
 
         services.PostConfigure<AuthOptions>(o => o.UsersFile = settings.UsersFile);
@@ -71,15 +93,25 @@ public static partial class CicadaServer
             kestrel.AddServerHeader = false;
             if (!settings.Mqtt.IsOff)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
+            if (!settings.Amqp.IsOff)
+                Listen(kestrel, settings.Amqp, lo => lo.UseConnectionHandler<AmqpConnectionHandler>());
+            if (!settings.Http.IsOff)
+                Listen(kestrel, settings.Http, _ => { });
         });
-        if (settings.Mqtt.IsOff)
+        if (settings.Mqtt.IsOff && settings.Amqp.IsOff && settings.Http.IsOff)
         {
             // Kestrel with no endpoint binds http://localhost:5000 by default; with every TCP edge
             // off there must be no listener at all, so the server is replaced by one that binds nothing.
             services.AddSingleton<IServer, IdleServer>();
         }
 
-        return builder.Build();
+        var app = builder.Build();
+        if (!settings.Http.IsOff)
+        {
+            app.MapCicadaHttp();
+        }
+
+        return app;
     }
 
     /// <summary>Runs the broker until SIGTERM / Ctrl-C; returns the process exit code.</summary>
@@ -88,9 +120,6 @@ public static partial class CicadaServer
         await using var app = Build(settings, configuration);
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Cicada.Server");
 
-        LogEdgeNotAvailable(logger, "HTTP", settings.Http);
-        LogEdgeNotAvailable(logger, "CoAP", settings.Coap);
-        LogEdgeNotAvailable(logger, "AMQP", settings.Amqp);
 
         try
         {
@@ -107,6 +136,9 @@ public static partial class CicadaServer
         var auth = app.Services.GetRequiredService<UsersFileAuthenticator>();
         LogStarted(logger, Version,
             settings.Mqtt.ToString(),
+            settings.Http.ToString(),
+            settings.Coap.ToString(),
+            settings.Amqp.ToString(),
             settings.Storage == StorageKind.Sqlite ? $"sqlite {settings.DatabasePath}" : "memory",
             auth.AllowAnonymous ? "allowed" : "refused",
             auth.UsersFile is { Exists: true } file ? $"{file.Path} ({file.Count} users)" : $"{settings.UsersFile} (absent)");
@@ -134,18 +166,21 @@ public static partial class CicadaServer
         }
     }
 
-    private static void LogEdgeNotAvailable(ILogger logger, string edge, ListenAddress address)
+    /// <summary>
+    /// The UDP address for a listener setting: <c>*</c> is IPv6-any in dual mode, <c>localhost</c>
+    /// the IPv4 loopback (one socket; Kestrel binds both loopbacks for TCP).
+    /// </summary>
+    private static (System.Net.IPEndPoint EndPoint, bool DualMode) UdpEndPoint(ListenAddress address) => address.Kind switch
     {
-        if (!address.IsOff)
-            LogEdgeMissing(logger, edge, address.ToString());
-    }
-
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "{Edge} edge is not available in this build; {Address} is not bound")]
-    private static partial void LogEdgeMissing(ILogger logger, string edge, string address);
+        ListenHostKind.Any => (new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Any, address.Port), true),
+        ListenHostKind.Localhost => (new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, address.Port), false),
+        ListenHostKind.Address => (new System.Net.IPEndPoint(address.Address!, address.Port), false),
+        _ => throw new ArgumentOutOfRangeException(nameof(address), address, "listener is off"),
+    };
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "Cicada {Version} started: mqtt {Mqtt}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
-    private static partial void LogStarted(ILogger logger, string version, string mqtt, string storage, string anonymous, string usersFile);
+        Message = "Cicada {Version} started: mqtt {Mqtt}; http {Http}; coap {Coap}; amqp {Amqp}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
+    private static partial void LogStarted(ILogger logger, string version, string mqtt, string http, string coap, string amqp, string storage, string anonymous, string usersFile);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "Cicada could not start: {Reason}")]
     private static partial void LogStartFailed(ILogger logger, string reason);

@@ -1,0 +1,50 @@
+using Cicada.Amqp.Routing;
+using Cicada.Core;
+using Cicada.Core.Auth;
+using Cicada.Core.Storage;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Cicada.Amqp;
+
+/// <summary>Kestrel entry point of the AMQP 0-9-1 edge: one call per accepted TCP connection.</summary>
+public sealed class AmqpConnectionHandler : ConnectionHandler
+{
+    private readonly AmqpEdge _edge;
+
+    public AmqpConnectionHandler(AmqpEdge edge) => _edge = edge;
+
+    public override Task OnConnectedAsync(ConnectionContext connection) => new AmqpConnection(_edge, connection).RunAsync();
+}
+
+/// <summary>What every AMQP connection shares: the broker, the virtual host and the edge's settings.</summary>
+public sealed class AmqpEdge
+{
+    public AmqpEdge(Broker broker, IAuthenticator authenticator, Heartbeat heartbeat, ITopologyStore topology,
+        IOptions<AmqpOptions> options, ILogger<AmqpConnectionHandler> logger)
+    {
+        Broker = broker;
+        Authenticator = authenticator;
+        Heartbeat = heartbeat;
+        Options = options.Value;
+        Logger = logger;
+        Host = new VirtualHost(broker, topology);
+    }
+
+    public Broker Broker { get; }
+    public IAuthenticator Authenticator { get; }
+    public Heartbeat Heartbeat { get; }
+    public AmqpOptions Options { get; }
+    public ILogger Logger { get; }
+    internal VirtualHost Host { get; }
+}
+
+/// <summary>Loads durable exchanges, queues and bindings after Core's state and before any listener accepts.</summary>
+internal sealed class AmqpStartup(AmqpEdge edge) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => edge.Host.LoadAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

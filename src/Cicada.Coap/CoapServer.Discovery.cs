@@ -1,0 +1,100 @@
+using System.Text;
+using Cicada.Coap.Protocol;
+
+namespace Cicada.Coap;
+
+/// <summary>Resource discovery (RFC 6690): <c>/.well-known/core</c> in CoRE Link Format.</summary>
+public sealed partial class CoapServer
+{
+    /// <summary>Resource type of the pub/sub collection and of each topic's data resource.</summary>
+    public const string CollectionResourceType = "core.ps";
+    public const string TopicResourceType = "core.ps.data";
+
+    private CoapMessage Discovery(RequestContext context)
+    {
+        var request = context.Request;
+        var links = new List<Link> { new("/" + TopicPrefix, CollectionResourceType, ContentFormats.LinkFormat, false) };
+        var now = _time.GetUtcNow();
+        foreach (var message in _broker.Retained.All())
+        {
+            if (message.IsExpired(now) || message.Topic.StartsWith('$'))
+            {
+                continue;
+            }
+
+            var href = "/" + TopicPrefix + "/" + string.Join('/', message.Topic.Split('/').Select(Uri.EscapeDataString));
+            links.Add(new Link(href, TopicResourceType, ContentFormats.FromMediaType(message.Properties?.ContentType), true));
+        }
+
+        links.Sort(static (a, b) => string.CompareOrdinal(a.Href, b.Href));
+        var accept = request.GetUInt(CoapOptionNumber.Accept);
+        if (accept is { } a && a != ContentFormats.LinkFormat)
+        {
+            return Error(request, CoapCode.NotAcceptable, "application/link-format only");
+        }
+
+        var body = Encoding.UTF8.GetBytes(string.Join(',', links.Where(l => Matches(l, context.Query)).Select(l => l.Format())));
+        var response = CoapMessage.ResponseTo(request, CoapCode.Content);
+        response.AddUInt(CoapOptionNumber.ContentFormat, ContentFormats.LinkFormat);
+        var etag = FnvTag(body);
+        response.Add(CoapOptionNumber.ETag, etag);
+        return WithBody(context, response, body, etag);
+    }
+
+    private readonly record struct Link(string Href, string ResourceType, ushort? ContentFormat, bool Observable)
+    {
+        // RFC 6690 §2: </href>;rt="…";ct=…, plus "obs" for observable resources (RFC 7641 §6).
+        public string Format() =>
+            $"<{Href}>;rt=\"{ResourceType}\"" + (ContentFormat is { } ct ? $";ct={ct}" : string.Empty) + (Observable ? ";obs" : string.Empty);
+    }
+
+    /// <summary>
+    /// RFC 6690 §4.1: query filtering on <c>href</c>, <c>rt</c> and <c>ct</c>; a value ending in
+    /// '*' matches by prefix. Other parameters (our own c/u/p) do not filter.
+    /// </summary>
+    private static bool Matches(Link link, Dictionary<string, string> query)
+    {
+        foreach (var (key, value) in query)
+        {
+            var candidate = key switch
+            {
+                "href" => link.Href,
+                "rt" => link.ResourceType,
+                "ct" => link.ContentFormat?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                _ => string.Empty,
+            };
+            if (key is not ("href" or "rt" or "ct"))
+            {
+                continue;
+            }
+
+            if (candidate is null)
+            {
+                return false;
+            }
+
+            var matched = value.EndsWith('*')
+                ? candidate.StartsWith(value[..^1], StringComparison.Ordinal)
+                : candidate == value;
+            if (!matched)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static byte[] FnvTag(ReadOnlySpan<byte> bytes)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var b in bytes)
+        {
+            hash = (hash ^ b) * 1099511628211UL;
+        }
+
+        var tag = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(tag, hash);
+        return tag;
+    }
+}

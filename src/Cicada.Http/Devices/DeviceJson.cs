@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cicada.Core.Storage;
+
+namespace Cicada.Http.Devices;
+
+/// <summary>
+/// The registry's JSON: the four required fields, any extra fields (kept verbatim) and the
+/// computed ones (<c>online</c>, <c>last_seen</c>, <c>created_at</c>, <c>updated_at</c>), which a
+/// client cannot set.
+/// </summary>
+internal static class DeviceJson
+{
+    public const string Identifier = "identifier";
+    public const string Name = "name";
+    public const string DeviceType = "device_type";
+    public const string ControllerGateway = "controller_gateway";
+
+    public static readonly string[] Required = [Identifier, Name, DeviceType, ControllerGateway];
+
+    private static readonly HashSet<string> Computed = new(StringComparer.Ordinal) { "online", "last_seen", "created_at", "updated_at" };
+
+    public const int MaxFieldLength = 256;
+
+    /// <summary>A field error: which field, what is wrong.</summary>
+    public readonly record struct FieldError(string Field, string Error);
+
+    /// <summary>Parses a request body into a JSON object, or names what is wrong with it.</summary>
+    public static JsonObject? ParseObject(byte[] body, out FieldError? error)
+    {
+        error = null;
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 32 });
+        }
+        catch (JsonException ex)
+        {
+            error = new FieldError("body", $"is not valid JSON ({ex.Message})");
+            return null;
+        }
+
+        if (node is not JsonObject obj)
+        {
+            error = new FieldError("body", "must be a JSON object");
+            return null;
+        }
+
+        return obj;
+    }
+
+    /// <summary>Checks a required field's value: a non-empty string of at most <see cref="MaxFieldLength"/> characters, no control characters.</summary>
+    public static string? CheckString(JsonObject obj, string field, out FieldError? error)
+    {
+        error = null;
+        if (!obj.TryGetPropertyValue(field, out var value) || value is null)
+        {
+            error = new FieldError(field, "is required");
+            return null;
+        }
+
+        if (value.GetValueKind() != JsonValueKind.String)
+        {
+            error = new FieldError(field, "must be a string");
+            return null;
+        }
+
+        var text = value.GetValue<string>();
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            error = new FieldError(field, "must not be empty");
+            return null;
+        }
+
+        if (text.Length > MaxFieldLength)
+        {
+            error = new FieldError(field, $"must be at most {MaxFieldLength} characters");
+            return null;
+        }
+
+        if (text.Any(char.IsControl))
+        {
+            error = new FieldError(field, "must not contain control characters");
+            return null;
+        }
+
+        return text;
+    }
+
+    /// <summary>The extra fields of a request (everything but the required and computed ones).</summary>
+    public static JsonObject Extras(JsonObject obj)
+    {
+        var extras = new JsonObject();
+        foreach (var (key, value) in obj)
+        {
+            if (!Required.Contains(key) && !Computed.Contains(key))
+            {
+                extras[key] = value?.DeepClone();
+            }
+        }
+
+        return extras;
+    }
+
+    public static string? ExtrasText(JsonObject extras) => extras.Count == 0 ? null : extras.ToJsonString();
+
+    public static JsonObject ParseExtras(string? text) =>
+        text is null ? [] : JsonNode.Parse(text) as JsonObject ?? [];
+
+    /// <summary>The device as the API shows it: required fields, extras, then the computed ones.</summary>
+    public static JsonObject ToJson(DeviceView view)
+    {
+        var r = view.Record;
+        var obj = new JsonObject
+        {
+            [Identifier] = r.Identifier,
+            [Name] = r.Name,
+            [DeviceType] = r.DeviceType,
+            [ControllerGateway] = r.ControllerGateway,
+        };
+        foreach (var (key, value) in ParseExtras(r.Attributes))
+        {
+            obj[key] = value?.DeepClone();
+        }
+
+        obj["online"] = view.Online;
+        obj["last_seen"] = view.LastSeen is { } seen ? Time(seen) : null;
+        obj["created_at"] = Time(r.CreatedAt);
+        obj["updated_at"] = Time(r.UpdatedAt);
+        return obj;
+    }
+
+    private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+}

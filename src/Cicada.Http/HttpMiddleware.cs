@@ -1,0 +1,131 @@
+using System.Net;
+using System.Text;
+using Cicada.Core.Auth;
+using Cicada.Http.Rest;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Cicada.Http;
+
+/// <summary>
+/// Turns a failure inside an endpoint into a 500 problem (RFC 9457) and a log line; a malformed
+/// request that ASP.NET itself rejects keeps its own status code. Never an unhandled exception.
+/// </summary>
+internal sealed partial class HttpErrorMiddleware(RequestDelegate next, ILogger<HttpErrorMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException or ConnectionAbortedException && context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; there is nobody to answer.
+        }
+        catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+        {
+            await Problems.Create(ex.StatusCode, ex.Message).ExecuteAsync(context);
+        }
+        catch (Exception ex) when (!context.Response.HasStarted)
+        {
+            LogFailed(logger, ex, context.Request.Method, context.Request.Path);
+            context.Response.Clear();
+            await Problems.Create(StatusCodes.Status500InternalServerError, "The broker failed to handle the request; see its log.").ExecuteAsync(context);
+        }
+    }
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Error, Message = "HTTP {Method} {Path} failed")]
+    private static partial void LogFailed(ILogger logger, Exception exception, string method, string path);
+}
+
+/// <summary>
+/// One identity model with the other edges: a request without credentials is an anonymous client
+/// (allowed as <c>Auth:AllowAnonymous</c> says), HTTP Basic credentials (RFC 7617) are checked
+/// against the users file. <c>/healthz</c> is always open; <c>/mqtt</c> authenticates in its MQTT
+/// CONNECT, as on TCP.
+/// </summary>
+internal sealed partial class HttpAuthMiddleware(RequestDelegate next, IAuthenticator authenticator, ILogger<HttpAuthMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var path = context.Request.Path;
+        if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/mqtt"))
+        {
+            await next(context);
+            return;
+        }
+
+        string? username = null;
+        byte[]? password = null;
+        var header = context.Request.Headers.Authorization.ToString();
+        if (header.Length > 0)
+        {
+            if (!TryParseBasic(header, out username, out password))
+            {
+                await Refuse(context, "The Authorization header is not valid HTTP Basic credentials (RFC 7617).");
+                return;
+            }
+        }
+
+        var remote = context.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, context.Connection.RemotePort) : null;
+        var result = await authenticator.AuthenticateAsync(
+            new AuthRequest("http:" + context.Connection.Id, username, password, "http", remote), context.RequestAborted);
+        if (result != AuthResult.Allowed)
+        {
+            LogRefused(logger, remote, username ?? "(anonymous)", result);
+            await Refuse(context, username is null ? "Credentials are required (HTTP Basic)." : "Bad username or password.");
+            return;
+        }
+
+        await next(context);
+    }
+
+    private static Task Refuse(HttpContext context, string detail)
+    {
+        context.Response.Headers.WWWAuthenticate = "Basic realm=\"cicada\", charset=\"UTF-8\"";
+        return Problems.Create(StatusCodes.Status401Unauthorized, detail).ExecuteAsync(context);
+    }
+
+    internal static bool TryParseBasic(string header, out string? username, out byte[]? password)
+    {
+        username = null;
+        password = null;
+        if (!header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        byte[] decoded;
+        try
+        {
+            decoded = Convert.FromBase64String(header[6..].Trim());
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+
+        var colon = Array.IndexOf(decoded, (byte)':');
+        if (colon <= 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            username = new UTF8Encoding(false, true).GetString(decoded, 0, colon);
+        }
+        catch (DecoderFallbackException)
+        {
+            return false;
+        }
+
+        password = decoded[(colon + 1)..];
+        return true;
+    }
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "HTTP request from {Remote} refused for {Username}: {Result}")]
+    private static partial void LogRefused(ILogger logger, EndPoint? remote, string username, AuthResult result);
+}

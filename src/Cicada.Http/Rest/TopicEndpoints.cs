@@ -1,0 +1,139 @@
+using System.Text;
+using Cicada.Core;
+using Cicada.Core.Topics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace Cicada.Http.Rest;
+
+/// <summary>
+/// <c>/api/v1/topics/{topic}</c>: publish (POST/PUT), read the retained message (GET), clear it
+/// (DELETE) — MQTT's topic semantics over plain HTTP.
+/// </summary>
+internal static class TopicEndpoints
+{
+    public static void Map(RouteGroupBuilder api)
+    {
+        var topics = api.MapGroup("/topics").WithTags("Topics");
+        topics.MapMethods("/{**topic}", [HttpMethods.Post, HttpMethods.Put], PublishAsync)
+            .WithSummary("Publish the body to the topic (?qos=0|1|2&retain=true|false)")
+            .Produces<PublishResult>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        topics.MapGet("/{**topic}", GetRetained)
+            .WithSummary("The topic's retained payload, with its content type")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        topics.MapDelete("/{**topic}", ClearAsync)
+            .WithSummary("Clear the topic's retained message")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+    }
+
+    private static async Task<IResult> PublishAsync(string topic, HttpContext context, Broker broker, IOptions<HttpOptions> options)
+    {
+        if (CheckTopic(topic) is { } bad)
+        {
+            return bad;
+        }
+
+        var query = context.Request.Query;
+        var qos = QoS.AtMostOnce;
+        if (query.TryGetValue("qos", out var qosText))
+        {
+            if (qosText.ToString() is not ("0" or "1" or "2"))
+            {
+                return Problems.InvalidField("qos", "must be 0, 1 or 2");
+            }
+
+            qos = (QoS)(qosText.ToString()[0] - '0');
+        }
+
+        var retain = false;
+        if (query.TryGetValue("retain", out var retainText) && !TryParseFlag(retainText.ToString(), out retain))
+        {
+            return Problems.InvalidField("retain", "must be true or false");
+        }
+
+        var limit = options.Value.MaxBodySize;
+        var body = await RequestBody.ReadAsync(context.Request, limit, context.RequestAborted);
+        if (body is null)
+        {
+            return Problems.TooLarge(limit);
+        }
+
+        var contentType = context.Request.ContentType;
+        var properties = string.IsNullOrEmpty(contentType) ? null : new MessageProperties { ContentType = contentType };
+
+        // PublishAsync completes once what must be durable is (retained message, queue entries of
+        // persistent QoS 1/2 subscribers): the 2xx is the HTTP form of PUBACK/PUBCOMP.
+        await broker.PublishAsync(new Message(topic, body, qos, retain, properties));
+        return TypedResults.Json(new PublishResult(topic, (int)qos, retain, body.Length), HttpJsonContext.Default.PublishResult);
+    }
+
+    private static IResult GetRetained(string topic, Broker broker)
+    {
+        if (CheckTopic(topic) is { } bad)
+        {
+            return bad;
+        }
+
+        var message = broker.Retained.Get(topic);
+        if (message is null || message.IsExpired(broker.Time.GetUtcNow()))
+        {
+            return Problems.NotFound($"No retained message on '{topic}'.");
+        }
+
+        return Results.Bytes(message.Payload, message.Properties?.ContentType ?? "application/octet-stream");
+    }
+
+    private static async Task<IResult> ClearAsync(string topic, Broker broker)
+    {
+        if (CheckTopic(topic) is { } bad)
+        {
+            return bad;
+        }
+
+        if (broker.Retained.Get(topic) is null)
+        {
+            return Problems.NotFound($"No retained message on '{topic}'.");
+        }
+
+        // An empty retained message clears the topic (MQTT-3.3.1-10/11) and reaches current
+        // subscribers like any other publish, exactly as if an MQTT client had sent it.
+        await broker.PublishAsync(new Message(topic, ReadOnlyMemory<byte>.Empty, QoS.AtMostOnce, retain: true));
+        return Results.NoContent();
+    }
+
+    /// <summary>A topic name to publish to or read: MQTT's rules (no wildcards, not empty, no U+0000, ≤ 65,535 bytes).</summary>
+    internal static IResult? CheckTopic(string? topic)
+    {
+        if (string.IsNullOrEmpty(topic) || !TopicValidator.IsValidTopicName(topic))
+        {
+            return Problems.InvalidField("topic", "must be a non-empty MQTT topic name without '+', '#' or U+0000 (MQTT-4.7.1-1, MQTT-4.7.3-1)");
+        }
+
+        if (Encoding.UTF8.GetByteCount(topic) > TopicValidator.MaxTopicBytes)
+        {
+            return Problems.InvalidField("topic", $"is longer than {TopicValidator.MaxTopicBytes} UTF-8 bytes (MQTT-1.5.3)");
+        }
+
+        return null;
+    }
+
+    internal static bool TryParseFlag(string text, out bool value)
+    {
+        switch (text.ToLowerInvariant())
+        {
+            case "true" or "1" or "yes":
+                value = true;
+                return true;
+            case "false" or "0" or "no":
+                value = false;
+                return true;
+            default:
+                value = false;
+                return false;
+        }
+    }
+}

@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+// The suite drives Linux tools (curl, mosquitto clients, node, chromium).
+[assembly: System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+
+namespace Cicada.Http.Tests.Support;
+
+/// <summary>The real <c>cicada</c> process with MQTT and HTTP on free loopback ports.</summary>
+public sealed class BrokerProcess : IAsyncDisposable
+{
+    private readonly StringBuilder _output = new();
+    private readonly Process _process;
+
+    private BrokerProcess(string dataDirectory, string storage, bool ownsData)
+    {
+        DataDirectory = dataDirectory;
+        OwnsData = ownsData;
+        MqttPort = Ports.FreeTcpPort();
+        HttpPort = Ports.FreeTcpPort();
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+        {
+            Repo.ServerDll, "--mqtt", $"127.0.0.1:{MqttPort}", "--http", $"127.0.0.1:{HttpPort}", "--coap", "off", "--amqp", "off",
+            "--storage", storage, "--data", dataDirectory,
+        })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        _process = Process.Start(psi)!;
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public int MqttPort { get; }
+    public int HttpPort { get; }
+    public string DataDirectory { get; }
+    private bool OwnsData { get; }
+    public string BaseUrl => $"http://127.0.0.1:{HttpPort}";
+    public string WebSocketUrl => $"ws://127.0.0.1:{HttpPort}/mqtt";
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    /// <summary>Starts a broker and waits until its HTTP listener answers <c>/healthz</c>.</summary>
+    public static async Task<BrokerProcess> StartAsync(string storage = "memory", string? dataDirectory = null)
+    {
+        var owns = dataDirectory is null;
+        dataDirectory ??= Path.Combine(Path.GetTempPath(), "cicada-http-tests-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dataDirectory);
+        var broker = new BrokerProcess(dataDirectory, storage, owns);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (broker._process.HasExited)
+            {
+                break;
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(broker.BaseUrl + "/healthz");
+                if (response.IsSuccessStatusCode)
+                {
+                    return broker;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        var output = broker.Output;
+        await broker.DisposeAsync();
+        throw new InvalidOperationException($"The broker did not start:\n{output}");
+    }
+
+    /// <summary>Stops the process gracefully (SIGTERM), as an operator would.</summary>
+    public async Task StopAsync()
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        Tools.Run("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _process.Dispose();
+        if (OwnsData)
+        {
+            try
+            {
+                Directory.Delete(DataDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
+
+/// <summary>One broker shared by the tests of a class (each test uses its own topics and ids).</summary>
+public sealed class BrokerFixture : IAsyncLifetime
+{
+    private BrokerProcess? _broker;
+
+    public BrokerProcess Broker => _broker ?? throw new InvalidOperationException("not started");
+
+    public async Task InitializeAsync() => _broker = await BrokerProcess.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_broker is not null)
+        {
+            await _broker.DisposeAsync();
+        }
+    }
+}
+
+internal static class Ports
+{
+    public static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+internal static class Repo
+{
+    /// <summary>The repository root: the folder holding Cicada.slnx above the test assembly.</summary>
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>bin/&lt;Configuration&gt;/net10.0 of the test assembly names the configuration to use.</summary>
+    public static string Configuration { get; } =
+        new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+
+    public static string ServerDll { get; } =
+        Path.Combine(Root, "src", "Cicada.Server", "bin", Configuration, "net10.0", "Cicada.Server.dll");
+
+    public static string JsDirectory { get; } = Path.Combine(Root, "tests", "Cicada.Http.Tests", "js");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Cicada.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Cicada.slnx not found above " + AppContext.BaseDirectory);
+    }
+}

@@ -1,0 +1,114 @@
+// MQTT.js scenarios over ws://…/mqtt for tests/Cicada.Http.Tests. Usage:
+//   node scenario.mjs <ws-url> <scenario> <prefix>
+// Prints one JSON line with what the clients saw; the C# tests make the assertions.
+import mqtt from 'mqtt';
+
+const [url, scenario, prefix] = process.argv.slice(2);
+const timeout = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(3); }, 20000);
+
+function connect(clientId, extra = {}) {
+  return mqtt.connectAsync(url, { protocolVersion: 4, clientId, clean: true, reconnectPeriod: 0, connectTimeout: 5000, ...extra });
+}
+
+function collect(client, count) {
+  const received = [];
+  return new Promise(resolve => {
+    client.on('message', (topic, payload, packet) => {
+      received.push({ topic, payload: payload.toString('utf8'), size: payload.length, qos: packet.qos, retain: packet.retain });
+      if (received.length >= count) resolve(received);
+    });
+  });
+}
+
+async function qos() {
+  const sub = await connect(`${prefix}-sub`);
+  const granted = await sub.subscribeAsync(`${prefix}/qos/#`, { qos: 2 });
+  const pub = await connect(`${prefix}-pub`);
+  const got = collect(sub, 3);
+  for (const q of [0, 1, 2]) {
+    // publishAsync resolves after PUBACK (QoS 1) / PUBCOMP (QoS 2).
+    await pub.publishAsync(`${prefix}/qos/${q}`, `m${q}`, { qos: q });
+  }
+  const received = await got;
+  await pub.endAsync(); await sub.endAsync();
+  return { granted: granted.map(g => g.qos), received };
+}
+
+async function retained() {
+  const pub = await connect(`${prefix}-pub`);
+  await pub.publishAsync(`${prefix}/state`, 'on', { qos: 1, retain: true });
+  await pub.endAsync();
+  const sub = await connect(`${prefix}-sub`);
+  const got = collect(sub, 1);
+  await sub.subscribeAsync(`${prefix}/+`, { qos: 1 });
+  const received = await got;
+  await sub.endAsync();
+  return { received };
+}
+
+async function will() {
+  const sub = await connect(`${prefix}-sub`);
+  await sub.subscribeAsync(`${prefix}/will`, { qos: 1 });
+  const got = collect(sub, 1);
+  const dying = await connect(`${prefix}-dying`, { will: { topic: `${prefix}/will`, payload: Buffer.from('gone'), qos: 1, retain: false } });
+  // Drop the socket without DISCONNECT: the broker must publish the will (MQTT-3.1.2-8).
+  dying.stream.destroy();
+  const received = await got;
+  dying.end(true);
+  await sub.endAsync();
+  return { received };
+}
+
+async function large() {
+  const size = 300 * 1024;
+  const sub = await connect(`${prefix}-sub`);
+  await sub.subscribeAsync(`${prefix}/big`, { qos: 1 });
+  const got = collect(sub, 1);
+  const pub = await connect(`${prefix}-pub`);
+  const payload = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) payload[i] = 97 + (i % 26);
+  await pub.publishAsync(`${prefix}/big`, payload, { qos: 1 });
+  const [message] = await got;
+  await pub.endAsync(); await sub.endAsync();
+  return { size: message.size, same: message.payload === payload.toString('utf8') };
+}
+
+// Subscribes and waits for `count` messages published by somebody else (another protocol).
+async function listen(count) {
+  const sub = await connect(`${prefix}-listen`);
+  const got = collect(sub, count);
+  await sub.subscribeAsync(`${prefix}/#`, { qos: 1 });
+  console.log(JSON.stringify({ ready: true }));
+  const received = await got;
+  await sub.endAsync();
+  return { received };
+}
+
+// Publishes one message (args: topic payload qos retain) and leaves.
+async function publish() {
+  const pub = await connect(`${prefix}-pub`);
+  await pub.publishAsync(process.argv[5], process.argv[6], { qos: Number(process.argv[7] ?? 0), retain: process.argv[8] === 'true' });
+  await pub.endAsync();
+  return { published: true };
+}
+
+// Stays connected with a given client id until stdin closes (a device being online).
+async function hold() {
+  clearTimeout(timeout);
+  const client = await connect(process.argv[5]);
+  console.log(JSON.stringify({ connected: true }));
+  await new Promise(resolve => process.stdin.on('end', resolve).resume());
+  await client.endAsync();
+  return { held: true };
+}
+
+const scenarios = { qos, retained, will, large, listen: () => listen(Number(process.argv[5] ?? 1)), publish, hold };
+try {
+  const result = await scenarios[scenario]();
+  console.log(JSON.stringify(result));
+  clearTimeout(timeout);
+  process.exit(0);
+} catch (e) {
+  console.log(JSON.stringify({ error: String(e && e.stack || e) }));
+  process.exit(2);
+}
