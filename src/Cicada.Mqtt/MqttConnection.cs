@@ -250,8 +250,8 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
                 ThrowHelper.ProtocolError("MQTT 5 §4.12", "AUTH without an authentication method");
                 return null;
             case MqttPacketType.Connect:
-                // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
-                return ThrowHelper.Protocol<string?>("MQTT-3.1.0-2", "Second CONNECT on one connection");
+                // MQTT-3.1.0-2: a second CONNECT is a protocol violation (MQTT 5: 0x82 Protocol Error).
+                return ThrowHelper.ProtocolError<string?>("MQTT-3.1.0-2", "Second CONNECT on one connection");
             default:
                 return ThrowHelper.Protocol<string?>("MQTT-2.2.1", $"Packet type {frame.Type} is not valid from a client");
         }
@@ -284,8 +284,9 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
             _edge.Broker.SetSessionExpiry(_link!, expiry);
         }
 
-        // MQTT 5 §3.14.2.1: 0x04 Disconnect with Will Message keeps the will; any other reason discards it.
-        _graceful = reason != (byte)Protocol.V5.ReasonCode.DisconnectWithWill;
+        // MQTT-3.14.4-3 / MQTT-3.1.2-8: only 0x00 Normal disconnection discards the will; 0x04
+        // Disconnect with Will Message and every error reason (0x80 and up) have it published.
+        _graceful = reason == (byte)Protocol.V5.ReasonCode.Success;
         if (_graceful)
         {
             _link!.Will = null;
