@@ -129,7 +129,9 @@ internal sealed partial class MqttConnection
             _connectExpiry = expiry;
             _clientReceiveMaximum = props?.ReceiveMaximum ?? ushort.MaxValue;
             _clientMaxPacketSize = props?.MaximumPacketSize ?? uint.MaxValue;
-            _clientTopicAliasMaximum = props?.TopicAliasMaximum ?? 0;
+            // Sending aliases is optional for a server (§3.3.2.3.4); common clients (libmosquitto 2.0,
+            // MQTTnet 5, paho 1.6) cannot resolve them, so they are used only when configured.
+            _clientTopicAliasMaximum = _edge.Options.OutboundTopicAliases ? props?.TopicAliasMaximum ?? 0 : (ushort)0;
         }
         else
         {

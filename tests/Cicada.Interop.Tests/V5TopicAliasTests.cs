@@ -3,7 +3,7 @@ using Cicada.Interop.Tests.Infrastructure;
 namespace Cicada.Interop.Tests;
 
 /// <summary>MQTT 5 §3.3.2.3.4 Topic Alias, both directions (§3.1.2.11.5, §3.2.2.3.8).</summary>
-public sealed class V5TopicAliasTests(BrokerFixture fixture) : IClassFixture<BrokerFixture>
+public sealed class V5TopicAliasTests(OutboundAliasBrokerFixture fixture) : IClassFixture<OutboundAliasBrokerFixture>
 {
     private readonly int _port = fixture.Port;
 
