@@ -153,7 +153,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             // MQTT-3.3.2-6: forward the remaining expiry; MQTT-3.3.4-3: this subscription's identifiers.
             uint? remaining = message.ExpiresAt is { } at ? (uint)Math.Max(1, Math.Ceiling((at - now).TotalSeconds)) : null;
             var (alias, omitTopic) = OutboundAlias(message.Topic);
-            encoded = MqttV5Encoder.EncodePublish(message, delivery.Qos, delivery.Retain, dup, _props, remaining,
+            encoded = MqttV5Encoder.EncodePublish(message, delivery.Qos, delivery.Retain, dup, Props, remaining,
                 delivery.Via?.Options.SubscriptionId ?? 0, delivery.MoreSubscriptionIds, alias, omitTopic);
         }
 

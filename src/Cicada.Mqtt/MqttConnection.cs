@@ -45,7 +45,58 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         var reason = "connection closed by client";
         try
         {
-            reason = await ReadLoopAsync() ?? reason;
+            // The read loop lives here, not in a method of its own: one async state machine per
+            // idle connection instead of two.
+            var maxPacketSize = _edge.Options.MaxPacketSize;
+            string? ended = null;
+            while (ended is null)
+            {
+                var result = await _input.ReadAsync();
+                var buffer = result.Buffer;
+                Volatile.Write(ref _lastActivity, Environment.TickCount64);
+                string? stop = null;
+                try
+                {
+                    while (stop is null)
+                    {
+                        var status = MqttFrameReader.TryRead(ref buffer, maxPacketSize, out var frame, out var size);
+                        if (status == FrameStatus.NeedMoreData)
+                        {
+                            break;
+                        }
+
+                        if (status == FrameStatus.Malformed)
+                        {
+                            ThrowHelper.Protocol("MQTT-2.2.3", "Remaining length longer than four bytes");
+                        }
+
+                        if (status == FrameStatus.TooLarge)
+                        {
+                            // MQTT 5 §3.2.2.3.6: over the Maximum Packet Size we announced: 0x95.
+                            ThrowHelper.ProtocolError("MQTT-3.2.2-15", $"Packet of {size} bytes exceeds the maximum of {maxPacketSize}",
+                                (byte)Protocol.V5.ReasonCode.PacketTooLarge);
+                        }
+
+                        stop = await HandleFrameAsync(frame);
+                    }
+                }
+                finally
+                {
+                    _input.AdvanceTo(buffer.Start, buffer.End);
+                }
+
+                await WriteResponsesAsync();
+                if (stop is not null)
+                {
+                    ended = stop;
+                }
+                else if (result.IsCompleted || result.IsCanceled)
+                {
+                    ended = reason;
+                }
+            }
+
+            reason = ended;
         }
         catch (MqttProtocolException ex)
         {
@@ -122,59 +173,6 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         finally
         {
             _writeLock.Release();
-        }
-    }
-
-    /// <summary>Reads packets until the client leaves; returns why the loop ended.</summary>
-    private async Task<string?> ReadLoopAsync()
-    {
-        var maxPacketSize = _edge.Options.MaxPacketSize;
-        while (true)
-        {
-            var result = await _input.ReadAsync();
-            var buffer = result.Buffer;
-            Volatile.Write(ref _lastActivity, Environment.TickCount64);
-            string? stop = null;
-            try
-            {
-                while (stop is null)
-                {
-                    var status = MqttFrameReader.TryRead(ref buffer, maxPacketSize, out var frame, out var size);
-                    if (status == FrameStatus.NeedMoreData)
-                    {
-                        break;
-                    }
-
-                    if (status == FrameStatus.Malformed)
-                    {
-                        ThrowHelper.Protocol("MQTT-2.2.3", "Remaining length longer than four bytes");
-                    }
-
-                    if (status == FrameStatus.TooLarge)
-                    {
-                        // MQTT 5 §3.2.2.3.6: over the Maximum Packet Size we announced: 0x95.
-                        ThrowHelper.ProtocolError("MQTT-3.2.2-15", $"Packet of {size} bytes exceeds the maximum of {maxPacketSize}",
-                            (byte)Protocol.V5.ReasonCode.PacketTooLarge);
-                    }
-
-                    stop = await HandleFrameAsync(frame);
-                }
-            }
-            finally
-            {
-                _input.AdvanceTo(buffer.Start, buffer.End);
-            }
-
-            await WriteResponsesAsync();
-            if (stop is not null)
-            {
-                return stop;
-            }
-
-            if (result.IsCompleted || result.IsCanceled)
-            {
-                return null;
-            }
         }
     }
 
