@@ -298,7 +298,17 @@ public sealed partial class CoapServer
             return blockResponse;
         }
 
-        await _broker.PublishAsync(new Message(topic, body, qos, retain, properties, context.ClientId));
+        try
+        {
+            await _broker.PublishAsync(new Message(topic, body, qos, retain, properties, context.ClientId));
+        }
+        catch (Exception ex)
+        {
+            // The store could not make it durable (disk full, read-only data folder): 5.03 (RFC 7252
+            // §5.9.3.4) instead of a 2.0x acknowledging a message a crash would lose.
+            CoapLog.RequestFailed(_logger, ex, context.Remote, request.ToString());
+            return Error(request, CoapCode.ServiceUnavailable, "could not store the message");
+        }
 
         // §5.8.3: PUT answers 2.01 when it created the resource, 2.04 when it changed it.
         var code = request.Code == CoapCode.Put && retain && current is null && !body.IsEmpty ? CoapCode.Created : CoapCode.Changed;

@@ -166,9 +166,10 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        if (session.Release(ack.PacketId))
+        if (session.Release(ack.PacketId, out var durable))
         {
-            _responses.Add(Response.Packet(MqttPacketType.PubRel, ack.PacketId));
+            // PUBREL only once the Released state is stored: after it the client forgets the id.
+            _responses.Add(Response.Packet(MqttPacketType.PubRel, ack.PacketId, durable));
         }
         else if (_v5)
         {

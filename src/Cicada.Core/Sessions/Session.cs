@@ -279,6 +279,20 @@ public sealed partial class Session : ISubscriber
     /// <summary>Marks a QoS 2 delivery as received by the client (PUBREC → PUBREL, MQTT-4.3.3); false when unknown.</summary>
     public bool Release(int id)
     {
+        var released = Release(id, out var durable);
+        durable.Forget();
+        return released;
+    }
+
+    /// <summary>
+    /// As <see cref="Release(int)"/>; <paramref name="durable"/> completes when the Released state is
+    /// stored. The PUBREL must wait for it: once the client has answered PUBCOMP it forgets the id,
+    /// so a crash that lost the state would make the broker resend the PUBLISH and the client
+    /// deliver it twice (MQTT-4.3.3, exactly once across a restart).
+    /// </summary>
+    public bool Release(int id, out Task durable)
+    {
+        durable = Task.CompletedTask;
         InflightDelivery entry;
         lock (_lock)
         {
@@ -293,7 +307,7 @@ public sealed partial class Session : ISubscriber
 
         if (entry.Delivery.Seq != 0)
         {
-            _store.UpdateDeliveryAsync(ClientId, entry.Delivery.Seq, id, DeliveryState.Released).Forget();
+            durable = _store.UpdateDeliveryAsync(ClientId, entry.Delivery.Seq, id, DeliveryState.Released);
         }
 
         return true;
