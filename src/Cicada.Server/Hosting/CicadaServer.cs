@@ -1,6 +1,7 @@
 using System.Reflection;
 using Cicada.Amqp;
 using Cicada.Coap;
+using Cicada.Devices;
 using Cicada.Core;
 using Cicada.Core.Auth;
 using Cicada.Core.Storage;
@@ -53,6 +54,7 @@ public static partial class CicadaServer
         services.AddCicadaCore(configuration);
         services.AddCicadaMqtt(configuration);
         services.AddCicadaAmqp(configuration);
+        services.AddCicadaDevices(configuration);
         if (!settings.Http.IsOff)
         {
             services.AddCicadaHttp(configuration);
