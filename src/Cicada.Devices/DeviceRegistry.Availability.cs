@@ -39,7 +39,7 @@ public sealed partial class DeviceRegistry : IClientObserver
 
     /// <summary>
     /// Online: its own client, or its gateway's, is connected; or the availability topic it
-    /// announced holds <c>online</c>. Read live, so events arriving out of order (a takeover's
+    /// announced holds <c>online</c> (Home Assistant's default) or <c>ready</c> (Homie 4's <c>$state</c>). Read live, so events arriving out of order (a takeover's
     /// old connection ending after the new one began) cannot leave a wrong state.
     /// </summary>
     private bool ComputeOnline(Entry entry)
@@ -52,7 +52,7 @@ public sealed partial class DeviceRegistry : IClientObserver
 
         return entry.Topics.AnnouncedAvailabilityTopic is { } topic
             && broker.Retained.Get(topic) is { } retained
-            && retained.Payload.Span.SequenceEqual("online"u8);
+            && (retained.Payload.Span.SequenceEqual("online"u8) || retained.Payload.Span.SequenceEqual("ready"u8)); // Homie 4 $state
     }
 
     /// <summary>Applies a change of online state (under the lock): last_seen, availability, event.</summary>

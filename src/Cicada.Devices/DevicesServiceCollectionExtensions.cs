@@ -23,6 +23,7 @@ public static class DevicesServiceCollectionExtensions
         services.TryAddSingleton<DeviceRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<DeviceRegistry>());
         services.TryAddSingleton<DeviceCommands>();
+        services.AddHostedService<DeviceDiscovery>();
         return services;
     }
 }
