@@ -1,6 +1,6 @@
 using Cicada.Core;
-using Cicada.Http.Dashboard;
 using Cicada.Devices;
+using Cicada.Http.Dashboard;
 using Cicada.Http.Devices;
 using Cicada.Http.Metrics;
 using Cicada.Http.Rest;

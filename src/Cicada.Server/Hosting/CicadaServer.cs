@@ -1,10 +1,10 @@
 using System.Reflection;
 using Cicada.Amqp;
 using Cicada.Coap;
-using Cicada.Devices;
 using Cicada.Core;
 using Cicada.Core.Auth;
 using Cicada.Core.Storage;
+using Cicada.Devices;
 using Cicada.Http;
 using Cicada.Mqtt;
 using Cicada.Storage.Sqlite;
