@@ -74,7 +74,7 @@ internal sealed partial class AmqpConnection
             case Method.ConnectionClose:
                 // §connection.close: the client closes; reply close-ok and the socket ends.
                 Out.Method0(0, Method.ConnectionCloseOk);
-                return "connection.close by client";
+                return ClientClosed;
             case Method.ConnectionCloseOk:
                 return Throw.Connection<string?>(ReplyCode.CommandInvalid, "connection.close-ok without connection.close", method);
             case Method.ConnectionBlocked or Method.ConnectionUnblocked:

@@ -152,6 +152,11 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
             RunAfterFlush();
             if (stop is not null)
             {
+                if (stop == ClientClosed)
+                {
+                    await AwaitPeerCloseAsync();
+                }
+
                 return stop;
             }
 
@@ -159,6 +164,35 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
             {
                 return null;
             }
+        }
+    }
+
+    /// <summary>The stop reason when the client sent connection.close.</summary>
+    internal const string ClientClosed = "connection.close by client";
+
+    /// <summary>
+    /// After close-ok the client closes the socket (§2.2.4); closing it first races frames the client
+    /// still has on the way (an ack behind its close) into a write error on its side. Wait for the
+    /// client's end of stream, discarding what arrives, but never for long.
+    /// </summary>
+    private async Task AwaitPeerCloseAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            while (true)
+            {
+                var result = await _input.ReadAsync(timeout.Token);
+                _input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The client kept its socket open: close it ourselves.
         }
     }
 

@@ -126,7 +126,7 @@ internal sealed partial class MqttConnection
         }
         else
         {
-            var props = _props.Reset();
+            var props = Props.Reset();
             if (accepted)
             {
                 // MQTT 5 §3.2.2.3: what this broker allows and enforces.
