@@ -62,6 +62,11 @@ public sealed partial class CoapServer
                 : Error(request, CoapCode.MethodNotAllowed, "GET only");
         }
 
+        if (path is [DevicesPrefix, var device, "commands", var command])
+        {
+            return await DeviceCommandAsync(context, device, command);
+        }
+
         if (path.Length == 0 || path[0] != TopicPrefix)
         {
             return Error(request, CoapCode.NotFound, "no such resource");

@@ -4,6 +4,7 @@ using Cicada.Coap;
 using Cicada.Core;
 using Cicada.Core.Auth;
 using Cicada.Core.Storage;
+using Cicada.Devices;
 using Cicada.Http;
 using Cicada.Mqtt;
 using Cicada.Storage.Sqlite;
@@ -53,6 +54,7 @@ public static partial class CicadaServer
         services.AddCicadaCore(configuration);
         services.AddCicadaMqtt(configuration);
         services.AddCicadaAmqp(configuration);
+        services.AddCicadaDevices(configuration);
         if (!settings.Http.IsOff)
         {
             services.AddCicadaHttp(configuration);
