@@ -53,12 +53,11 @@ internal sealed partial class MqttConnection
             default:
                 // MQTT-4.3.3-2 (method B): route on the first PUBLISH, remember the id until PUBREL,
                 // and answer a re-sent PUBLISH with PUBREC without routing it again.
-                Task durable = Task.CompletedTask;
-                if (link.Session.TryAddReceivedId(publish.PacketId, out var idDurable))
-                {
-                    var routed = _edge.Broker.PublishAsync(message);
-                    durable = idDurable.IsCompleted ? routed : Task.WhenAll(idDurable, routed);
-                }
+                // The id is stored in the same write as the message (never before it), so a
+                // PUBLISH re-sent after a crash is either routed again or truly already held.
+                var durable = link.Session.TryAddReceivedId(publish.PacketId)
+                    ? _edge.Broker.PublishExactlyOnceAsync(message, link.Session, publish.PacketId)
+                    : Task.CompletedTask;
 
                 _responses.Add(Response.Packet(MqttPacketType.PubRec, publish.PacketId, durable));
                 break;

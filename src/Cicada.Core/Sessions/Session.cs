@@ -335,8 +335,21 @@ public sealed partial class Session : ISubscriber
     }
 
     /// <summary>
-    /// Records an inbound exactly-once id (QoS 2 PUBLISH before PUBREL). False when it is already
-    /// recorded: the message was routed once already and must not be again (MQTT-4.3.3-2).
+    /// Records an inbound exactly-once id in memory only; <see cref="Broker.PublishExactlyOnceAsync"/>
+    /// stores it together with the message. False when it is already recorded: the message was
+    /// routed once already and must not be again (MQTT-4.3.3-2).
+    /// </summary>
+    public bool TryAddReceivedId(int id)
+    {
+        lock (_lock)
+        {
+            return (_receivedIdSet ??= []).Add(id);
+        }
+    }
+
+    /// <summary>
+    /// Records an inbound exactly-once id (QoS 2 PUBLISH before PUBREL) and stores it on its own:
+    /// for an id whose message is not routed. False when it is already recorded (MQTT-4.3.3-2).
     /// </summary>
     public bool TryAddReceivedId(int id, out Task durable)
     {
