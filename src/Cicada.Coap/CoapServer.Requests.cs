@@ -62,6 +62,11 @@ public sealed partial class CoapServer
                 : Error(request, CoapCode.MethodNotAllowed, "GET only");
         }
 
+        if (path is [DevicesPrefix, var device, "commands", var command])
+        {
+            return await DeviceCommandAsync(context, device, command);
+        }
+
         if (path.Length == 0 || path[0] != TopicPrefix)
         {
             return Error(request, CoapCode.NotFound, "no such resource");
@@ -298,7 +303,17 @@ public sealed partial class CoapServer
             return blockResponse;
         }
 
-        await _broker.PublishAsync(new Message(topic, body, qos, retain, properties, context.ClientId));
+        try
+        {
+            await _broker.PublishAsync(new Message(topic, body, qos, retain, properties, context.ClientId));
+        }
+        catch (Exception ex)
+        {
+            // The store could not make it durable (disk full, read-only data folder): 5.03 (RFC 7252
+            // §5.9.3.4) instead of a 2.0x acknowledging a message a crash would lose.
+            CoapLog.RequestFailed(_logger, ex, context.Remote, request.ToString());
+            return Error(request, CoapCode.ServiceUnavailable, "could not store the message");
+        }
 
         // §5.8.3: PUT answers 2.01 when it created the resource, 2.04 when it changed it.
         var code = request.Code == CoapCode.Put && retain && current is null && !body.IsEmpty ? CoapCode.Created : CoapCode.Changed;

@@ -33,11 +33,13 @@ public sealed partial class CoapServer : BackgroundService
     private readonly HashSet<Exchange> _unanswered = [];
     private readonly Dictionary<ExchangeKey, Outgoing> _outgoing = [];
     private Socket? _socket;
+    private readonly Cicada.Devices.DeviceCommands? _commands;
     private int _nextMessageId = Random.Shared.Next(ushort.MaxValue);
 
     public CoapServer(Broker broker, IAuthenticator authenticator, IOptions<CoapOptions> options, ILogger<CoapServer> logger,
-        TimeProvider? timeProvider = null)
+        TimeProvider? timeProvider = null, Cicada.Devices.DeviceCommands? commands = null)
     {
+        _commands = commands;
         _broker = broker;
         _authenticator = authenticator;
         _options = options.Value;

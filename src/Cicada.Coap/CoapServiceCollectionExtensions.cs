@@ -1,4 +1,5 @@
 using System.Net;
+using Cicada.Devices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -19,6 +20,7 @@ public static class CoapServiceCollectionExtensions
             o.EndPoint = endPoint;
             o.DualMode = dualMode;
         });
+        services.AddCicadaDevices(configuration);
         services.AddSingleton<CoapServer>();
         services.AddHostedService(sp => sp.GetRequiredService<CoapServer>());
         return services;

@@ -18,7 +18,17 @@ public sealed partial class Broker
     /// completes when everything the message changed durably is on disk (retained message,
     /// entries queued for persistent sessions): an edge acknowledges QoS 1/2 only after it.
     /// </summary>
-    public Task PublishAsync(Message message)
+    public Task PublishAsync(Message message) => Publish(message, null);
+
+    /// <summary>
+    /// <see cref="PublishAsync"/> for the first copy of an exactly-once publish whose id
+    /// <paramref name="receiver"/> has just recorded (<see cref="Session.TryAddReceivedId(int)"/>):
+    /// a persistent session's id becomes durable in the same write as the message, never before it.
+    /// </summary>
+    public Task PublishExactlyOnceAsync(Message message, Session receiver, int id) =>
+        Publish(message, receiver.IsPersistent ? new ReceivedId(receiver.ClientId, id) : null);
+
+    private Task Publish(Message message, ReceivedId? receivedId)
     {
         _metrics.MessagesReceived.Add(1);
         var retainTask = Task.CompletedTask;
@@ -57,7 +67,13 @@ public sealed partial class Broker
 
             // Stored before it is queued in memory: an acknowledgement's removal can then never
             // reach the single writer ahead of the entry it removes.
-            var queueTask = targets is null ? Task.CompletedTask : _store.EnqueueAsync(message, targets);
+            var queueTask = (targets, receivedId) switch
+            {
+                (null, null) => Task.CompletedTask,
+                (null, { } id) => _store.AddReceivedIdAsync(id.ClientId, id.Id),
+                (_, null) => _store.EnqueueAsync(message, targets),
+                (_, { } id) => _store.EnqueueAsync(message, targets, id),
+            };
             foreach (var (session, delivery) in deliveries)
             {
                 if (!session.Enqueue(delivery))

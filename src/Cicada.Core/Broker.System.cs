@@ -2,17 +2,27 @@ using Cicada.Core.Sessions;
 
 namespace Cicada.Core;
 
-/// <summary>Client counts at one moment, as <c>$SYS/broker/clients/*</c> reports them.</summary>
+/// <summary>
+/// Client counts at one moment, as <c>$SYS/broker/clients/*</c> reports them. The broker's own
+/// subscribers (<see cref="Broker.InternalProtocol"/>, e.g. device discovery) are no clients: they
+/// are counted apart, and their subscriptions are not in <paramref name="Subscriptions"/>.
+/// </summary>
 /// <param name="Connected">Sessions with a live connection.</param>
 /// <param name="Disconnected">Persistent sessions waiting for their client.</param>
 /// <param name="ByProtocol">Live connections per edge (<see cref="ClientLink.Protocol"/>).</param>
-public sealed record ClientCounts(int Connected, int Disconnected, IReadOnlyDictionary<string, int> ByProtocol)
+/// <param name="Subscriptions">Subscriptions held by client sessions, connected or not.</param>
+/// <param name="Internal">The broker's own subscriber sessions.</param>
+public sealed record ClientCounts(int Connected, int Disconnected, IReadOnlyDictionary<string, int> ByProtocol, int Subscriptions = 0,
+    int Internal = 0)
 {
     public int Total => Connected + Disconnected;
 }
 
 public sealed partial class Broker
 {
+    /// <summary>Protocol name of sessions the broker runs for itself (device discovery and the like).</summary>
+    public const string InternalProtocol = "internal";
+
     /// <summary>
     /// Publishes a broker-made QoS 0 message (the <c>$SYS</c> tree): routed and, when
     /// <see cref="Message.Retain"/>, retained in memory like any other, but neither stored (it is
@@ -69,11 +79,19 @@ public sealed partial class Broker
     {
         var connected = 0;
         var disconnected = 0;
+        var subscriptions = 0;
+        var internalSessions = 0;
         var byProtocol = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (_, session) in _sessions)
         {
             if (session.Link is { } link)
             {
+                if (link.Protocol == InternalProtocol)
+                {
+                    internalSessions++;
+                    continue;
+                }
+
                 connected++;
                 byProtocol[link.Protocol] = byProtocol.GetValueOrDefault(link.Protocol) + 1;
             }
@@ -81,8 +99,10 @@ public sealed partial class Broker
             {
                 disconnected++;
             }
+
+            subscriptions += session.SubscriptionCount;
         }
 
-        return new ClientCounts(connected, disconnected, byProtocol);
+        return new ClientCounts(connected, disconnected, byProtocol, subscriptions, internalSessions);
     }
 }

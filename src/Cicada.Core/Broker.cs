@@ -154,6 +154,7 @@ public sealed partial class Broker : IHeartbeatHandler
 
         previous?.Connection.Close(CloseReason.SessionTakenOver);
         _metrics.ConnectionOpened();
+        NotifyClientConnected(link);
         return new ConnectResult(link, present);
     }
 
@@ -242,6 +243,7 @@ public sealed partial class Broker : IHeartbeatHandler
         }
 
         _metrics.ConnectionClosed();
+        NotifyClientDisconnected(link, publishWill);
         if (publishNow is not null)
         {
             PublishAsync(publishNow.ToPublish(_time.GetUtcNow())).Forget();

@@ -23,6 +23,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<CicadaMetrics>();
         services.AddSingleton<Broker>();
         services.AddSingleton<Heartbeat>();
+        services.AddCicadaSecurity(configuration);
         services.AddHostedService<BrokerStartup>();
         services.AddHostedService(sp => sp.GetRequiredService<Heartbeat>());
         services.AddHostedService<SysTopics>();

@@ -105,7 +105,7 @@ public sealed partial class SysTopics : BackgroundService
 
         // mosquitto's name for messages dropped by full queues, for dashboards that read it.
         Publish("publish/messages/dropped", dropped);
-        Publish("subscriptions/count", _broker.Subscriptions.Count);
+        Publish("subscriptions/count", clients.Subscriptions);
         for (var i = 0; i < LoadWindowsMinutes.Length; i++)
         {
             var window = LoadWindowsMinutes[i];

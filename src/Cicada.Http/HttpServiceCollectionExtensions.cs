@@ -1,4 +1,5 @@
 using Cicada.Core;
+using Cicada.Devices;
 using Cicada.Http.Dashboard;
 using Cicada.Http.Devices;
 using Cicada.Http.Metrics;
@@ -38,8 +39,7 @@ public static class HttpServiceCollectionExtensions
         services.AddOpenTelemetry().ConfigureResource(r => r.AddService("cicada")).WithMetrics(metrics => metrics
             .AddMeter(CicadaMetrics.MeterName)
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
-        services.AddSingleton<DeviceRegistry>();
-        services.AddHostedService(sp => sp.GetRequiredService<DeviceRegistry>());
+        services.AddCicadaDevices(configuration);
         services.AddSingleton<HttpMetrics>();
         return services;
     }
@@ -58,6 +58,7 @@ public static class HttpServiceCollectionExtensions
         var api = app.MapGroup("/api/v1");
         TopicEndpoints.Map(api);
         DeviceEndpoints.Map(api);
+        DeviceControlEndpoints.Map(api);
         BrokerStateEndpoints.Map(api);
         StreamEndpoint.Map(api);
         MqttWebSocketEndpoint.Map(app);

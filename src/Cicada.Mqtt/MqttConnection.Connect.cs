@@ -37,6 +37,13 @@ internal sealed partial class MqttConnection
             return Refuse(connect, ConnectReturnCode.UnacceptableProtocolVersion, ReasonCode.UnsupportedProtocolVersion);
         }
 
+        if (_context.Features.Get<ConnectionLimitExceeded>() is not null)
+        {
+            // Limits:MaxConnections / MaxConnectionsPerIp (logged by the limiter): MQTT 5 0x97
+            // Quota exceeded; 3.1.1 has only 0x03 Server unavailable (MQTT-3.2.2.3).
+            return Refuse(connect, ConnectReturnCode.ServerUnavailable, ReasonCode.QuotaExceeded);
+        }
+
         var props = connect.Properties;
         if (props?.AuthenticationMethod is not null)
         {
@@ -79,16 +86,30 @@ internal sealed partial class MqttConnection
                 willProps?.MessageExpiryInterval);
         }
 
-        var auth = await _edge.Authenticator.AuthenticateAsync(
-            new AuthRequest(clientId, connect.Username,
-                connect.Password is { } password ? new ReadOnlyMemory<byte>(password) : (ReadOnlyMemory<byte>?)null,
-                "mqtt", _context.RemoteEndPoint),
-            _context.ConnectionClosed);
+        // A validated client certificate whose CN is the username is the credential itself
+        // (Tls:UseCertificateCnAsUsername, as mosquitto's use_identity_as_username): the CONNECT
+        // username and password are not consulted.
+        var certificateUser = _context.Features.Get<ClientCertificateIdentity>()?.Username;
+        var username = certificateUser ?? connect.Username;
+        var auth = certificateUser is not null
+            ? AuthResult.Allowed
+            : await _edge.Authenticator.AuthenticateAsync(
+                new AuthRequest(clientId, connect.Username,
+                    connect.Password is { } password ? new ReadOnlyMemory<byte>(password) : (ReadOnlyMemory<byte>?)null,
+                    "mqtt", _context.RemoteEndPoint),
+                _context.ConnectionClosed);
         if (auth != AuthResult.Allowed)
         {
             return auth == AuthResult.BadCredentials
                 ? Refuse(connect, ConnectReturnCode.BadUsernameOrPassword, ReasonCode.BadUserNameOrPassword)
                 : Refuse(connect, ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized);
+        }
+
+        if (will is not null && !_edge.Authorizer.CanPublish(new ClientIdentity(username, clientId, "mqtt"), will.Message.Topic))
+        {
+            // The will is a publish made on the client's behalf later: a topic it may not write
+            // refuses the CONNECT now (as mosquitto 2 does), or the will would bypass the ACL.
+            return Refuse(connect, ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized);
         }
 
         _keepAliveSeconds = connect.KeepAliveSeconds;
@@ -108,7 +129,9 @@ internal sealed partial class MqttConnection
             _connectExpiry = expiry;
             _clientReceiveMaximum = props?.ReceiveMaximum ?? ushort.MaxValue;
             _clientMaxPacketSize = props?.MaximumPacketSize ?? uint.MaxValue;
-            _clientTopicAliasMaximum = props?.TopicAliasMaximum ?? 0;
+            // Sending aliases is optional for a server (§3.3.2.3.4); common clients (libmosquitto 2.0,
+            // MQTTnet 5, paho 1.6) cannot resolve them, so they are used only when configured.
+            _clientTopicAliasMaximum = _edge.Options.OutboundTopicAliases ? props?.TopicAliasMaximum ?? 0 : (ushort)0;
         }
         else
         {
@@ -117,6 +140,7 @@ internal sealed partial class MqttConnection
 
         var result = _edge.Broker.Connect(clientId, connect.CleanSession, expiry, this, will, "mqtt", _context.RemoteEndPoint);
         _link = result.Link;
+        _link.Username = username;
 
         // MQTT-3.2.2-1/2/3: Session Present (the byte is reserved in 3.1).
         var present = result.SessionPresent && !isV31;

@@ -136,6 +136,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         var message = delivery.Message;
         var variant = (int)delivery.Qos << 1 | (delivery.Retain ? 1 : 0);
         EncodedPublish encoded;
+        var newAlias = false;
         if (!_v5)
         {
             encoded = dup
@@ -153,13 +154,21 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             // MQTT-3.3.2-6: forward the remaining expiry; MQTT-3.3.4-3: this subscription's identifiers.
             uint? remaining = message.ExpiresAt is { } at ? (uint)Math.Max(1, Math.Ceiling((at - now).TotalSeconds)) : null;
             var (alias, omitTopic) = OutboundAlias(message.Topic);
-            encoded = MqttV5Encoder.EncodePublish(message, delivery.Qos, delivery.Retain, dup, _props, remaining,
+            newAlias = alias != 0 && !omitTopic;
+            encoded = MqttV5Encoder.EncodePublish(message, delivery.Qos, delivery.Retain, dup, Props, remaining,
                 delivery.Via?.Options.SubscriptionId ?? 0, delivery.MoreSubscriptionIds, alias, omitTopic);
         }
 
         if ((uint)encoded.Bytes.Length > _clientMaxPacketSize)
         {
-            // MQTT-3.1.2-25: larger than the client's Maximum Packet Size: discard as if sent.
+            // MQTT-3.1.2-25: larger than the client's Maximum Packet Size: discard as if sent. A topic
+            // alias this packet was to announce was never announced: forget it, or the next message
+            // on the topic would use an alias the client cannot resolve (§3.3.2.3.4).
+            if (newAlias)
+            {
+                _outboundAliases!.Remove(message.Topic);
+            }
+
             return false;
         }
 

@@ -27,6 +27,19 @@ internal sealed partial class MqttConnection
             message = new Message(publish.Topic, publish.Payload, publish.Qos, publish.Retain, originClientId: link.ClientId);
         }
 
+        if (!_edge.Authorizer.CanPublish(link.Identity, message.Topic))
+        {
+            DenyPublish(publish, ReasonCode.NotAuthorized);
+            return;
+        }
+
+        if (_edge.Limiter is { } limiter && !limiter.AllowsTopic("mqtt", link.ClientId, message.Topic))
+        {
+            // Limits:MaxTopicLevels/MaxTopicLength: refused like a denied publish, with 0x97 Quota exceeded.
+            DenyPublish(publish, ReasonCode.QuotaExceeded);
+            return;
+        }
+
         switch (publish.Qos)
         {
             case QoS.AtMostOnce:
@@ -40,14 +53,39 @@ internal sealed partial class MqttConnection
             default:
                 // MQTT-4.3.3-2 (method B): route on the first PUBLISH, remember the id until PUBREL,
                 // and answer a re-sent PUBLISH with PUBREC without routing it again.
-                Task durable = Task.CompletedTask;
-                if (link.Session.TryAddReceivedId(publish.PacketId, out var idDurable))
-                {
-                    var routed = _edge.Broker.PublishAsync(message);
-                    durable = idDurable.IsCompleted ? routed : Task.WhenAll(idDurable, routed);
-                }
+                // The id is stored in the same write as the message (never before it), so a
+                // PUBLISH re-sent after a crash is either routed again or truly already held.
+                var durable = link.Session.TryAddReceivedId(publish.PacketId)
+                    ? _edge.Broker.PublishExactlyOnceAsync(message, link.Session, publish.PacketId)
+                    : Task.CompletedTask;
 
                 _responses.Add(Response.Packet(MqttPacketType.PubRec, publish.PacketId, durable));
+                break;
+        }
+    }
+
+    /// <summary>
+    /// A publish the ACL denies is not routed. MQTT 5 answers 0x87 Not authorized in PUBACK/PUBREC
+    /// (§3.4.2.1, §3.5.2.1); MQTT 3.1.1 has no way to say it, so QoS 1/2 are acknowledged as if
+    /// delivered (as mosquitto does) and the authorizer logs the denial.
+    /// </summary>
+    private void DenyPublish(PublishPacket publish, ReasonCode v5Reason)
+    {
+        var reason = _v5 ? v5Reason : ReasonCode.Success;
+        switch (publish.Qos)
+        {
+            case QoS.AtLeastOnce:
+                _unackedQos1++;
+                _responses.Add(Response.Packet(MqttPacketType.PubAck, publish.PacketId, reason: reason));
+                break;
+            case QoS.ExactlyOnce:
+                // v3: keep the id until PUBREL so the exchange ends with PUBCOMP like any other (MQTT-4.3.3).
+                if (!_v5)
+                {
+                    _link!.Session.TryAddReceivedId(publish.PacketId, out _);
+                }
+
+                _responses.Add(Response.Packet(MqttPacketType.PubRec, publish.PacketId, reason: reason));
                 break;
         }
     }
@@ -127,9 +165,10 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        if (session.Release(ack.PacketId))
+        if (session.Release(ack.PacketId, out var durable))
         {
-            _responses.Add(Response.Packet(MqttPacketType.PubRel, ack.PacketId));
+            // PUBREL only once the Released state is stored: after it the client forgets the id.
+            _responses.Add(Response.Packet(MqttPacketType.PubRel, ack.PacketId, durable));
         }
         else if (_v5)
         {

@@ -40,11 +40,32 @@ internal sealed partial class MqttConnection
 
         // Group commit: the durable tasks of a whole read batch complete together; waiting for
         // them in order keeps acknowledgements in order.
-        foreach (var response in _responses)
+        for (var i = 0; i < _responses.Count; i++)
         {
-            if (response.Durable is { } durable)
+            if (_responses[i].Durable is not { } durable)
+            {
+                continue;
+            }
+
+            try
             {
                 await durable;
+            }
+            catch (Exception ex) when (_v5 && _responses[i].Type is MqttPacketType.PubAck or MqttPacketType.PubRec)
+            {
+                // The store could not make the message durable (disk full, read-only folder, I/O
+                // error): refuse it with a reason code (MQTT 5 §3.4.2.1 / §3.5.2.1, 0x80) rather than
+                // acknowledge what a crash would lose. A v3 client has no reason codes: the exception
+                // closes its connection without a PUBACK, so it resends the message on reconnect.
+                var response = _responses[i];
+                MqttLog.DurableWriteFailed(_edge.Logger, ex, ClientId, response.PacketId);
+                if (response.Type == MqttPacketType.PubRec)
+                {
+                    // MQTT-4.3.3: a PUBREC with a reason code >= 0x80 ends the flow; the id is free again.
+                    _link!.Session.RemoveReceivedId(response.PacketId);
+                }
+
+                _responses[i] = response with { Durable = null, Reason = ReasonCode.UnspecifiedError };
             }
         }
 
@@ -126,7 +147,7 @@ internal sealed partial class MqttConnection
         }
         else
         {
-            var props = _props.Reset();
+            var props = Props.Reset();
             if (accepted)
             {
                 // MQTT 5 §3.2.2.3: what this broker allows and enforces.

@@ -38,6 +38,23 @@ internal sealed partial class MqttConnection
                 ThrowHelper.ProtocolError("MQTT-3.8.3-4", $"No Local on shared subscription '{filter}'");
             }
 
+            if (_edge.Limiter is { } limiter
+                && (!limiter.AllowsTopic("mqtt", _link!.ClientId, filter)
+                    || (!_link.Session.Subscriptions.ContainsKey(filter)
+                        && !limiter.AllowsSubscription("mqtt", _link.ClientId, _link.Session.Subscriptions.Count))))
+            {
+                // Limits:MaxTopicLevels/MaxTopicLength/MaxSubscriptionsPerClient: MQTT 5 0x97 Quota exceeded, 3.1.1 0x80.
+                codes[i] = _v5 ? (byte)ReasonCode.QuotaExceeded : (byte)0x80;
+                continue;
+            }
+
+            if (!_edge.Authorizer.CanSubscribe(_link!.Identity, filter))
+            {
+                // MQTT-3.9.3 (3.1.1): 0x80 Failure; MQTT 5 §3.9.3: 0x87 Not authorized. No retained messages either.
+                codes[i] = _v5 ? (byte)ReasonCode.NotAuthorized : (byte)0x80;
+                continue;
+            }
+
             // MQTT-3.8.4-6: granted QoS is the requested one (this broker supports all three).
             var options = new SubscriptionOptions(request.Qos, request.NoLocal, request.RetainAsPublished, request.RetainHandling,
                 subscriptionId);

@@ -6,8 +6,11 @@ namespace Cicada.Mqtt;
 /// <summary>MQTT 5 connection state: what the client allowed us, topic aliases, server-side DISCONNECT.</summary>
 internal sealed partial class MqttConnection
 {
-    private readonly PropertyCodec.Builder _props = new();
+    private PropertyCodec.Builder? _propsBuilder;
     private bool _v5;
+
+    /// <summary>Made on first use: 3.1.1 connections never need it.</summary>
+    private PropertyCodec.Builder Props => _propsBuilder ??= new PropertyCodec.Builder();
     private uint _connectExpiry;
     private ushort _clientReceiveMaximum = ushort.MaxValue;
     private uint _clientMaxPacketSize = uint.MaxValue;

@@ -45,7 +45,58 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         var reason = "connection closed by client";
         try
         {
-            reason = await ReadLoopAsync() ?? reason;
+            // The read loop lives here, not in a method of its own: one async state machine per
+            // idle connection instead of two.
+            var maxPacketSize = _edge.Options.MaxPacketSize;
+            string? ended = null;
+            while (ended is null)
+            {
+                var result = await _input.ReadAsync();
+                var buffer = result.Buffer;
+                Volatile.Write(ref _lastActivity, Environment.TickCount64);
+                string? stop = null;
+                try
+                {
+                    while (stop is null)
+                    {
+                        var status = MqttFrameReader.TryRead(ref buffer, maxPacketSize, out var frame, out var size);
+                        if (status == FrameStatus.NeedMoreData)
+                        {
+                            break;
+                        }
+
+                        if (status == FrameStatus.Malformed)
+                        {
+                            ThrowHelper.Protocol("MQTT-2.2.3", "Remaining length longer than four bytes");
+                        }
+
+                        if (status == FrameStatus.TooLarge)
+                        {
+                            // MQTT 5 §3.2.2.3.6: over the Maximum Packet Size we announced: 0x95.
+                            ThrowHelper.ProtocolError("MQTT-3.2.2-15", $"Packet of {size} bytes exceeds the maximum of {maxPacketSize}",
+                                (byte)Protocol.V5.ReasonCode.PacketTooLarge);
+                        }
+
+                        stop = await HandleFrameAsync(frame);
+                    }
+                }
+                finally
+                {
+                    _input.AdvanceTo(buffer.Start, buffer.End);
+                }
+
+                await WriteResponsesAsync();
+                if (stop is not null)
+                {
+                    ended = stop;
+                }
+                else if (result.IsCompleted || result.IsCanceled)
+                {
+                    ended = reason;
+                }
+            }
+
+            reason = ended;
         }
         catch (MqttProtocolException ex)
         {
@@ -125,59 +176,6 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         }
     }
 
-    /// <summary>Reads packets until the client leaves; returns why the loop ended.</summary>
-    private async Task<string?> ReadLoopAsync()
-    {
-        var maxPacketSize = _edge.Options.MaxPacketSize;
-        while (true)
-        {
-            var result = await _input.ReadAsync();
-            var buffer = result.Buffer;
-            Volatile.Write(ref _lastActivity, Environment.TickCount64);
-            string? stop = null;
-            try
-            {
-                while (stop is null)
-                {
-                    var status = MqttFrameReader.TryRead(ref buffer, maxPacketSize, out var frame, out var size);
-                    if (status == FrameStatus.NeedMoreData)
-                    {
-                        break;
-                    }
-
-                    if (status == FrameStatus.Malformed)
-                    {
-                        ThrowHelper.Protocol("MQTT-2.2.3", "Remaining length longer than four bytes");
-                    }
-
-                    if (status == FrameStatus.TooLarge)
-                    {
-                        // MQTT 5 §3.2.2.3.6: over the Maximum Packet Size we announced: 0x95.
-                        ThrowHelper.ProtocolError("MQTT-3.2.2-15", $"Packet of {size} bytes exceeds the maximum of {maxPacketSize}",
-                            (byte)Protocol.V5.ReasonCode.PacketTooLarge);
-                    }
-
-                    stop = await HandleFrameAsync(frame);
-                }
-            }
-            finally
-            {
-                _input.AdvanceTo(buffer.Start, buffer.End);
-            }
-
-            await WriteResponsesAsync();
-            if (stop is not null)
-            {
-                return stop;
-            }
-
-            if (result.IsCompleted || result.IsCanceled)
-            {
-                return null;
-            }
-        }
-    }
-
     /// <summary>Handles one packet; returns a reason when the connection must end after the pending responses.</summary>
     private ValueTask<string?> HandleFrameAsync(MqttFrame frame)
     {
@@ -252,8 +250,8 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
                 ThrowHelper.ProtocolError("MQTT 5 §4.12", "AUTH without an authentication method");
                 return null;
             case MqttPacketType.Connect:
-                // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
-                return ThrowHelper.Protocol<string?>("MQTT-3.1.0-2", "Second CONNECT on one connection");
+                // MQTT-3.1.0-2: a second CONNECT is a protocol violation (MQTT 5: 0x82 Protocol Error).
+                return ThrowHelper.ProtocolError<string?>("MQTT-3.1.0-2", "Second CONNECT on one connection");
             default:
                 return ThrowHelper.Protocol<string?>("MQTT-2.2.1", $"Packet type {frame.Type} is not valid from a client");
         }
@@ -286,8 +284,9 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
             _edge.Broker.SetSessionExpiry(_link!, expiry);
         }
 
-        // MQTT 5 §3.14.2.1: 0x04 Disconnect with Will Message keeps the will; any other reason discards it.
-        _graceful = reason != (byte)Protocol.V5.ReasonCode.DisconnectWithWill;
+        // MQTT-3.14.4-3 / MQTT-3.1.2-8: only 0x00 Normal disconnection discards the will; 0x04
+        // Disconnect with Will Message and every error reason (0x80 and up) have it published.
+        _graceful = reason == (byte)Protocol.V5.ReasonCode.Success;
         if (_graceful)
         {
             _link!.Will = null;

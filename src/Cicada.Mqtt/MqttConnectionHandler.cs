@@ -1,5 +1,6 @@
 using Cicada.Core;
 using Cicada.Core.Auth;
+using Cicada.Core.Limits;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -10,14 +11,32 @@ namespace Cicada.Mqtt;
 public sealed class MqttConnectionHandler(
     Broker broker,
     IAuthenticator authenticator,
+    IAuthorizer authorizer,
+    ConnectionLimiter limiter,
     Heartbeat heartbeat,
     IOptions<MqttOptions> options,
     ILogger<MqttConnectionHandler> logger) : ConnectionHandler
 {
-    private readonly MqttEdge _edge = new(broker, authenticator, heartbeat, options.Value, logger);
+    private readonly MqttEdge _edge = new(broker, authenticator, heartbeat, options.Value, logger) { Authorizer = authorizer, Limiter = limiter };
 
-    public override Task OnConnectedAsync(ConnectionContext connection) =>
-        new MqttConnection(_edge, connection).RunAsync();
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        // Counted from the first byte, so a flood of idle sockets is limited too. A connection over
+        // a limit still gets to say CONNECT, to be refused with its version's code (MqttConnection.Connect).
+        using var lease = limiter.TryOpen("mqtt", connection.RemoteEndPoint);
+        if (lease is null)
+        {
+            connection.Features.Set(ConnectionLimitExceeded.Instance);
+        }
+
+        await new MqttConnection(_edge, connection).RunAsync();
+    }
+}
+
+/// <summary>Connection feature: a connection limit refused this connection; CONNECT is answered with 0x97 / 0x03.</summary>
+internal sealed class ConnectionLimitExceeded
+{
+    public static ConnectionLimitExceeded Instance { get; } = new();
 }
 
 /// <summary>What every MQTT connection shares: the broker and the edge's settings.</summary>
@@ -26,4 +45,11 @@ internal sealed record MqttEdge(
     IAuthenticator Authenticator,
     Heartbeat Heartbeat,
     MqttOptions Options,
-    ILogger Logger);
+    ILogger Logger)
+{
+    /// <summary>Who may publish and subscribe where (Core's ACL, the same for every edge).</summary>
+    public IAuthorizer Authorizer { get; init; } = AllowAllAuthorizer.Instance;
+
+    /// <summary>Connection, subscription and topic limits (Core's, the same for every edge).</summary>
+    public ConnectionLimiter? Limiter { get; init; }
+}

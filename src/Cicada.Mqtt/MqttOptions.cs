@@ -20,6 +20,12 @@ public sealed class MqttOptions
     /// <summary>Topic aliases a v5 client may use towards us (Topic Alias Maximum, §3.2.2.3.8); 0 disables them.</summary>
     public int TopicAliasMaximum { get; set; } = 64;
 
+    /// <summary>
+    /// Send topic aliases to v5 clients that allow them (§3.3.2.3.4). Off by default: the spec
+    /// leaves it to the server, and several widely used client libraries cannot resolve them.
+    /// </summary>
+    public bool OutboundTopicAliases { get; set; }
+
     /// <summary>Largest keep-alive the broker accepts, in seconds; a longer or zero one is replaced and announced as Server Keep Alive (§3.2.2.3.14). 0 = accept any.</summary>
     public int MaxKeepAliveSeconds { get; set; }
 }

@@ -193,6 +193,18 @@ public sealed partial class SqliteBrokerStore : IBrokerStore
         return new EnqueueOperation(message.StoreId, isNew, StoredMessage.From(message), [.. targets]);
     });
 
+    public Task EnqueueAsync(Message message, IReadOnlyList<QueueTarget> targets, ReceivedId receivedId) => Submit(() =>
+    {
+        var isNew = message.StoreId == 0;
+        if (isNew)
+        {
+            message.StoreId = Interlocked.Increment(ref _lastMessageId);
+        }
+
+        // One operation, so one transaction: the id is never committed without the message.
+        return new EnqueueOperation(message.StoreId, isNew, StoredMessage.From(message), [.. targets], receivedId);
+    });
+
     public Task UpdateDeliveryAsync(string clientId, long seq, int packetId, DeliveryState state) =>
         Submit(() => new UpdateDeliveryOperation(clientId, seq, packetId, state));
 

@@ -13,9 +13,17 @@ internal abstract class WriteOperation() : TaskCompletionSource(TaskCreationOpti
     public abstract void Apply(WriterStatements statements);
 }
 
-internal sealed class EnqueueOperation(long messageId, bool isNew, StoredMessage message, QueueTarget[] targets) : WriteOperation
+internal sealed class EnqueueOperation(long messageId, bool isNew, StoredMessage message, QueueTarget[] targets,
+    ReceivedId? receivedId = null) : WriteOperation
 {
-    public override void Apply(WriterStatements statements) => statements.Enqueue(messageId, isNew, message, targets);
+    public override void Apply(WriterStatements statements)
+    {
+        statements.Enqueue(messageId, isNew, message, targets);
+        if (receivedId is { } id)
+        {
+            statements.AddReceivedId(id.ClientId, id.Id);
+        }
+    }
 }
 
 internal sealed class UpdateDeliveryOperation(string clientId, long seq, int packetId, DeliveryState state) : WriteOperation

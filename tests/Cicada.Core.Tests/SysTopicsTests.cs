@@ -68,6 +68,23 @@ public class SysTopicsTests
     }
 
     [Fact]
+    public async Task The_brokers_own_subscribers_are_not_counted_as_clients()
+    {
+        using var t = await TestBroker.StartAsync();
+        var own = t.Broker.Connect("$internal:watcher", cleanStart: true, persistent: false, new FakeConnection(), null,
+            Broker.InternalProtocol, remote: null).Link;
+        await t.Broker.SubscribeAsync(own, "a/#", new SubscriptionOptions(QoS.AtMostOnce));
+        await t.SubscribeAsync("client", "b/#", QoS.AtMostOnce);
+
+        Sys(t, new ManualTime()).Update();
+
+        Assert.Equal("1", Retained(t, "$SYS/broker/clients/connected"));
+        Assert.Equal("1", Retained(t, "$SYS/broker/clients/total"));
+        Assert.Equal("1", Retained(t, "$SYS/broker/subscriptions/count"));
+        Assert.Equal("(none)", Retained(t, "$SYS/broker/protocols/internal/clients/connected"));
+    }
+
+    [Fact]
     public async Task Sys_messages_are_retained_in_memory_but_neither_stored_nor_counted_as_received()
     {
         using var t = await TestBroker.StartAsync();

@@ -31,19 +31,19 @@ internal sealed class TestBroker : IDisposable
 {
     private readonly CicadaMetrics _metrics = new();
 
-    private TestBroker(MemoryBrokerStore store, BrokerOptions options)
+    private TestBroker(MemoryBrokerStore store, BrokerOptions options, TimeProvider? time)
     {
         Store = store;
-        Broker = new Broker(store, Options.Create(options), _metrics, NullLogger<Broker>.Instance);
+        Broker = new Broker(store, Options.Create(options), _metrics, NullLogger<Broker>.Instance, time);
     }
 
     public MemoryBrokerStore Store { get; }
 
     public Broker Broker { get; }
 
-    public static async Task<TestBroker> StartAsync(MemoryBrokerStore? store = null, BrokerOptions? options = null)
+    public static async Task<TestBroker> StartAsync(MemoryBrokerStore? store = null, BrokerOptions? options = null, TimeProvider? time = null)
     {
-        var broker = new TestBroker(store ?? new MemoryBrokerStore(), options ?? new BrokerOptions());
+        var broker = new TestBroker(store ?? new MemoryBrokerStore(), options ?? new BrokerOptions(), time);
         await broker.Broker.LoadAsync(CancellationToken.None);
         return broker;
     }

@@ -67,6 +67,11 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Amqp:ChannelMax", 1, 65535)]
     [InlineData("Amqp:HeartbeatSeconds", 0, 65535)]
     [InlineData("Amqp:MaxMessageSize", 1, long.MaxValue)]
+    [InlineData("Limits:MaxConnections", 0, int.MaxValue)]
+    [InlineData("Limits:MaxConnectionsPerIp", 0, int.MaxValue)]
+    [InlineData("Limits:MaxSubscriptionsPerClient", 0, int.MaxValue)]
+    [InlineData("Limits:MaxTopicLevels", 0, int.MaxValue)]
+    [InlineData("Limits:MaxTopicLength", 0, 65535)]
     public async Task NumberBelowItsRange_IsRefused_NamingKeyAndRange(string key, long min, long max)
     {
         await AssertRefusedAsync(Json(key, (min - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), key,
@@ -95,6 +100,11 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Amqp:HeartbeatSeconds", 65535)]
     [InlineData("Http:MaxBodySize", "9223372036854775808")]
     [InlineData("Amqp:MaxMessageSize", "9223372036854775808")]
+    [InlineData("Limits:MaxConnections", int.MaxValue)]
+    [InlineData("Limits:MaxConnectionsPerIp", int.MaxValue)]
+    [InlineData("Limits:MaxSubscriptionsPerClient", int.MaxValue)]
+    [InlineData("Limits:MaxTopicLevels", int.MaxValue)]
+    [InlineData("Limits:MaxTopicLength", 65535)]
     public async Task NumberAboveItsRange_IsRefused(string key, object max)
     {
         var above = max is string text ? text : (Convert.ToInt64(max, System.Globalization.CultureInfo.InvariantCulture) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -107,7 +117,7 @@ public sealed class ConfigurationValidationTests : IDisposable
         // The theories list the rules by hand; a rule added without a test fails here.
         var tested = new[]
         {
-            "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds", "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds", "Http:MaxBodySize", "Http:StreamKeepAliveSeconds", "Coap:MaxBodySize", "Coap:BlockSize", "Coap:SeparateResponseAfterMilliseconds", "Coap:ConfirmableNotificationSeconds", "Coap:MaxObservations", "Coap:MaxExchanges", "Amqp:FrameMax", "Amqp:ChannelMax", "Amqp:HeartbeatSeconds", "Amqp:MaxMessageSize",
+            "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds", "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds", "Http:MaxBodySize", "Http:StreamKeepAliveSeconds", "Coap:MaxBodySize", "Coap:BlockSize", "Coap:SeparateResponseAfterMilliseconds", "Coap:ConfirmableNotificationSeconds", "Coap:MaxObservations", "Coap:MaxExchanges", "Amqp:FrameMax", "Amqp:ChannelMax", "Amqp:HeartbeatSeconds", "Amqp:MaxMessageSize", "Limits:MaxConnections", "Limits:MaxConnectionsPerIp", "Limits:MaxSubscriptionsPerClient", "Limits:MaxTopicLevels", "Limits:MaxTopicLength",
         };
         Assert.Equal(tested.Order(StringComparer.Ordinal), ConfigurationRules.Ranges.Select(r => r.Key).Order(StringComparer.Ordinal));
 
@@ -116,7 +126,8 @@ public sealed class ConfigurationValidationTests : IDisposable
             + "\"Broker\": { \"MaxInflight\": 1, \"MaxQueuedMessages\": 1, \"ConnectTimeoutSeconds\": 1 }, \"Sys\": { \"IntervalSeconds\": 0 }, "
             + "\"Http\": { \"MaxBodySize\": 9223372036854775807, \"StreamKeepAliveSeconds\": 1 }, "
             + "\"Coap\": { \"BlockSize\": 16, \"MaxBodySize\": 1, \"SeparateResponseAfterMilliseconds\": 0, \"ConfirmableNotificationSeconds\": 1, \"MaxObservations\": 0, \"MaxExchanges\": 1 }, "
-            + "\"Amqp\": { \"FrameMax\": 4096, \"ChannelMax\": 1, \"HeartbeatSeconds\": 0, \"MaxMessageSize\": 1 } }";
+            + "\"Amqp\": { \"FrameMax\": 4096, \"ChannelMax\": 1, \"HeartbeatSeconds\": 0, \"MaxMessageSize\": 1 }, "
+            + "\"Limits\": { \"MaxConnections\": 0, \"MaxConnectionsPerIp\": 0, \"MaxSubscriptionsPerClient\": 0, \"MaxTopicLevels\": 0, \"MaxTopicLength\": 0 } }";
         Assert.Equal(0, await RunWithConfigAsync(json));
         Assert.NotNull(_cli.Served);
     }
@@ -146,9 +157,22 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Http", "MaxBody")]
     [InlineData("Coap", "Blocksize2")]
     [InlineData("Amqp", "Heartbeat")]
+    [InlineData("Limits", "MaxConnection")]
     public async Task UnknownKeyInABoundSection_IsRefused_ListingTheKnownOnes(string section, string key)
     {
         await AssertRefusedAsync($"{{ \"{section}\": {{ \"{key}\": 1 }} }}", $"{section}:{key}", "unknown key");
+    }
+
+    [Fact]
+    public async Task KeysReadBesideTheOptionsClasses_AreKnown()
+    {
+        // Auth:AclFile belongs to AclOptions (same section as AuthOptions); Mqtt:TlsListen is read by the host.
+        var acl = _dir.File("acl");
+        await File.WriteAllTextAsync(acl, "topic readwrite #\n");
+        var json = $"{{ \"Auth\": {{ \"AclFile\": \"{acl}\" }}, \"Mqtt\": {{ \"TlsListen\": \"off\" }} }}";
+
+        Assert.Equal(0, await RunWithConfigAsync(json));
+        Assert.Equal(string.Empty, _cli.Error.ToString());
     }
 
     [Fact]

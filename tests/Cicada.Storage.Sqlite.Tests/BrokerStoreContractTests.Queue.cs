@@ -41,6 +41,19 @@ public abstract partial class BrokerStoreContractTests
     }
 
     [Fact]
+    public async Task Enqueue_WithReceivedId_StoresTheMessageAndTheIdTogether_MQTT_4_3_3_2()
+    {
+        var message = StoreAssert.BareMessage("exactly/once");
+        await Store.SaveSessionAsync("publisher", uint.MaxValue, null);
+
+        await Store.EnqueueAsync(message, [new QueueTarget("subscriber", 1, QoS.ExactlyOnce)], new ReceivedId("publisher", 42));
+
+        Assert.Equal(message.StoreId, Assert.Single(await Store.LoadQueueAsync("subscriber", None)).Message.StoreId);
+        var publisher = Assert.Single(await Store.LoadSessionsAsync(None), s => s.ClientId == "publisher");
+        Assert.Equal([42], publisher.ReceivedIds);
+    }
+
+    [Fact]
     public async Task Enqueue_RoundTripsMessageAndEntry()
     {
         var message = StoreAssert.FullMessage("home/kitchen/temp", qos: QoS.ExactlyOnce);

@@ -17,7 +17,7 @@ public sealed record Will(Message Message, uint DelaySeconds = 0, uint? MessageE
 }
 
 /// <summary>One connection attached to one session; what <see cref="Broker.Connect"/> hands an edge.</summary>
-public sealed class ClientLink
+public sealed partial class ClientLink
 {
     internal ClientLink(Session session, IClientConnection connection, Will? will, string protocol, EndPoint? remote)
     {

@@ -279,6 +279,20 @@ public sealed partial class Session : ISubscriber
     /// <summary>Marks a QoS 2 delivery as received by the client (PUBREC → PUBREL, MQTT-4.3.3); false when unknown.</summary>
     public bool Release(int id)
     {
+        var released = Release(id, out var durable);
+        durable.Forget();
+        return released;
+    }
+
+    /// <summary>
+    /// As <see cref="Release(int)"/>; <paramref name="durable"/> completes when the Released state is
+    /// stored. The PUBREL must wait for it: once the client has answered PUBCOMP it forgets the id,
+    /// so a crash that lost the state would make the broker resend the PUBLISH and the client
+    /// deliver it twice (MQTT-4.3.3, exactly once across a restart).
+    /// </summary>
+    public bool Release(int id, out Task durable)
+    {
+        durable = Task.CompletedTask;
         InflightDelivery entry;
         lock (_lock)
         {
@@ -293,7 +307,7 @@ public sealed partial class Session : ISubscriber
 
         if (entry.Delivery.Seq != 0)
         {
-            _store.UpdateDeliveryAsync(ClientId, entry.Delivery.Seq, id, DeliveryState.Released).Forget();
+            durable = _store.UpdateDeliveryAsync(ClientId, entry.Delivery.Seq, id, DeliveryState.Released);
         }
 
         return true;
@@ -321,8 +335,21 @@ public sealed partial class Session : ISubscriber
     }
 
     /// <summary>
-    /// Records an inbound exactly-once id (QoS 2 PUBLISH before PUBREL). False when it is already
-    /// recorded: the message was routed once already and must not be again (MQTT-4.3.3-2).
+    /// Records an inbound exactly-once id in memory only; <see cref="Broker.PublishExactlyOnceAsync"/>
+    /// stores it together with the message. False when it is already recorded: the message was
+    /// routed once already and must not be again (MQTT-4.3.3-2).
+    /// </summary>
+    public bool TryAddReceivedId(int id)
+    {
+        lock (_lock)
+        {
+            return (_receivedIdSet ??= []).Add(id);
+        }
+    }
+
+    /// <summary>
+    /// Records an inbound exactly-once id (QoS 2 PUBLISH before PUBREL) and stores it on its own:
+    /// for an id whose message is not routed. False when it is already recorded (MQTT-4.3.3-2).
     /// </summary>
     public bool TryAddReceivedId(int id, out Task durable)
     {

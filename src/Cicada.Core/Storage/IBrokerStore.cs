@@ -69,6 +69,9 @@ public enum DeliveryState : byte
 
 public readonly record struct QueueTarget(string ClientId, long Seq, QoS Qos);
 
+/// <summary>An inbound exactly-once id held by a session (MQTT QoS 2 packet id before PUBREL).</summary>
+public readonly record struct ReceivedId(string ClientId, int Id);
+
 public sealed record QueuedRecord(long Seq, Message Message, QoS Qos, int PacketId, DeliveryState State);
 
 public interface IMessageQueueStore
@@ -79,6 +82,14 @@ public interface IMessageQueueStore
     /// before returning when it is 0; a message already stored (StoreId set) is not stored again.
     /// </summary>
     Task EnqueueAsync(Message message, IReadOnlyList<QueueTarget> targets);
+
+    /// <summary>
+    /// <see cref="EnqueueAsync(Message, IReadOnlyList{QueueTarget})"/> and
+    /// <see cref="ISessionStore.AddReceivedIdAsync"/> as ONE atomic write: an inbound exactly-once
+    /// id must never be durable without the message it guards, or a publisher re-sending after a
+    /// crash would be told "received" for a message that was lost (MQTT-4.3.3-2).
+    /// </summary>
+    Task EnqueueAsync(Message message, IReadOnlyList<QueueTarget> targets, ReceivedId receivedId);
 
     Task UpdateDeliveryAsync(string clientId, long seq, int packetId, DeliveryState state);
 

@@ -200,6 +200,17 @@ public sealed class MemoryBrokerStore : IBrokerStore
         return Task.CompletedTask;
     }
 
+    public Task EnqueueAsync(Message message, IReadOnlyList<QueueTarget> targets, ReceivedId receivedId)
+    {
+        lock (_lock)
+        {
+            EnqueueAsync(message, targets);
+            AddReceivedIdAsync(receivedId.ClientId, receivedId.Id);
+        }
+
+        return Task.CompletedTask;
+    }
+
     public Task EnqueueAsync(Message message, IReadOnlyList<QueueTarget> targets)
     {
         lock (_lock)

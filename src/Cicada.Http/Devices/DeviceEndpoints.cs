@@ -2,12 +2,13 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Cicada.Core;
 using Cicada.Core.Storage;
+using Cicada.Devices;
 using Cicada.Http.Rest;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
-using static Cicada.Http.Devices.DeviceJson;
+using static Cicada.Devices.DeviceJson;
 
 namespace Cicada.Http.Devices;
 
@@ -19,6 +20,9 @@ internal static class DeviceEndpoints
 {
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 500;
+
+    private static readonly string[] TopicFields =
+        [DeviceTopics.TopicField, DeviceTopics.StateTopicField, DeviceTopics.CommandTopicField, DeviceTopics.AvailabilityTopicField];
 
     public static void Map(RouteGroupBuilder api)
     {
@@ -48,7 +52,20 @@ internal static class DeviceEndpoints
         }
 
         var obj = ParseObject(bytes, out var error);
-        return obj is null ? (null, Invalid(error!.Value)) : (obj, null);
+        if (obj is null)
+        {
+            return (null, Invalid(error!.Value));
+        }
+
+        foreach (var field in TopicFields)
+        {
+            if (DeviceTopics.CheckTopic(obj, field) is { } topicError)
+            {
+                return (null, Invalid(new FieldError(field, topicError)));
+            }
+        }
+
+        return (obj, null);
     }
 
     private static async Task<IResult> RegisterAsync(HttpContext context, DeviceRegistry registry, Broker broker, IOptions<HttpOptions> options)

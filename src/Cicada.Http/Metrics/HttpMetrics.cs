@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using Cicada.Core;
-using Cicada.Http.Devices;
+using Cicada.Devices;
 
 namespace Cicada.Http.Metrics;
 

@@ -4,6 +4,7 @@ using Cicada.Core.Topics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Cicada.Http.Rest;
@@ -12,7 +13,7 @@ namespace Cicada.Http.Rest;
 /// <c>/api/v1/topics/{topic}</c>: publish (POST/PUT), read the retained message (GET), clear it
 /// (DELETE) — MQTT's topic semantics over plain HTTP.
 /// </summary>
-internal static class TopicEndpoints
+internal static partial class TopicEndpoints
 {
     public static void Map(RouteGroupBuilder api)
     {
@@ -30,7 +31,8 @@ internal static class TopicEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
     }
 
-    private static async Task<IResult> PublishAsync(string topic, HttpContext context, Broker broker, IOptions<HttpOptions> options)
+    private static async Task<IResult> PublishAsync(string topic, HttpContext context, Broker broker, IOptions<HttpOptions> options,
+        ILoggerFactory loggers)
     {
         if (CheckTopic(topic) is { } bad)
         {
@@ -67,7 +69,18 @@ internal static class TopicEndpoints
 
         // PublishAsync completes once what must be durable is (retained message, queue entries of
         // persistent QoS 1/2 subscribers): the 2xx is the HTTP form of PUBACK/PUBCOMP.
-        await broker.PublishAsync(new Message(topic, body, qos, retain, properties));
+        try
+        {
+            await broker.PublishAsync(new Message(topic, body, qos, retain, properties));
+        }
+        catch (Exception ex)
+        {
+            // The store could not make it durable (disk full, read-only data folder): 503 tells the
+            // client to retry later (RFC 9110 §15.6.4) instead of a 2xx for a message a crash would lose.
+            LogPublishNotStored(loggers.CreateLogger(typeof(TopicEndpoints)), ex, topic);
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "The message could not be stored; try again later.");
+        }
+
         return TypedResults.Json(new PublishResult(topic, (int)qos, retain, body.Length), HttpJsonContext.Default.PublishResult);
     }
 
@@ -136,4 +149,7 @@ internal static class TopicEndpoints
                 return false;
         }
     }
+
+    [LoggerMessage(EventId = 22, Level = LogLevel.Error, Message = "HTTP publish to {Topic} could not be stored; answered 503")]
+    private static partial void LogPublishNotStored(ILogger logger, Exception exception, string topic);
 }

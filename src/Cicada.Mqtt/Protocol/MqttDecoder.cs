@@ -261,10 +261,15 @@ public static class MqttDecoder
                 continue;
             }
 
-            // MQTT 5 §3.8.3.1: bits 6-7 reserved (MQTT-3.8.3-5), QoS 3 malformed, Retain Handling 3 a protocol error.
-            if ((options & 0xC0) != 0 || (options & 0x03) == 3)
+            // MQTT 5 §3.8.3.1: bits 6-7 reserved (MQTT-3.8.3-5: malformed); Maximum QoS 3 and Retain Handling 3 are protocol errors.
+            if ((options & 0xC0) != 0)
             {
-                ThrowHelper.Protocol("MQTT-3.8.3-5", $"Invalid subscription options {options:X2}");
+                ThrowHelper.Protocol("MQTT-3.8.3-5", $"Reserved subscription option bits set in {options:X2}");
+            }
+
+            if ((options & 0x03) == 3)
+            {
+                ThrowHelper.ProtocolError("MQTT 5 §3.8.3.1", "Maximum QoS 3");
             }
 
             var retainHandling = (byte)((options >> 4) & 0x03);
@@ -278,7 +283,8 @@ public static class MqttDecoder
 
         if (filters.Count == 0)
         {
-            ThrowHelper.Protocol("MQTT-3.8.3-3", "SUBSCRIBE without a topic filter");
+            // MQTT 5 §3.8.3 (MQTT-3.8.3-2): a SUBSCRIBE with no payload is a Protocol Error.
+            ThrowHelper.ProtocolError(v5 ? "MQTT-3.8.3-2" : "MQTT-3.8.3-3", "SUBSCRIBE without a topic filter", v5 ? (byte)0x82 : (byte)0x81);
         }
 
         return packetId;
@@ -308,7 +314,8 @@ public static class MqttDecoder
 
         if (filters.Count == 0)
         {
-            ThrowHelper.Protocol("MQTT-3.10.3-2", "UNSUBSCRIBE without a topic filter");
+            // MQTT 5 §3.10.3: an UNSUBSCRIBE with no payload is a Protocol Error.
+            ThrowHelper.ProtocolError("MQTT-3.10.3-2", "UNSUBSCRIBE without a topic filter", v5 ? (byte)0x82 : (byte)0x81);
         }
 
         return packetId;

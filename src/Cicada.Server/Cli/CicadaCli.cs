@@ -20,6 +20,11 @@ public sealed class CicadaCli
     private readonly CliContext _context;
     private readonly Command _root;
     private readonly Option<string?> _mqtt = ListenOption("--mqtt", "MQTT over TCP", CicadaConfiguration.MqttListen);
+    private readonly Option<string?> _mqtts = new("--mqtts")
+    {
+        Description = $"MQTT over TLS listener: HOST:PORT or off [default: {ServerSettings.DefaultMqttTlsListen} when Tls:CertificateFile is set, else off]",
+        HelpName = "HOST:PORT|off",
+    };
     private readonly Option<string?> _http = ListenOption("--http", "HTTP/REST and MQTT over WebSocket (planned)", CicadaConfiguration.HttpListen);
     private readonly Option<string?> _coap = ListenOption("--coap", "CoAP over UDP (planned)", CicadaConfiguration.CoapListen);
     private readonly Option<string?> _amqp = ListenOption("--amqp", "AMQP 0-9-1 (planned)", CicadaConfiguration.AmqpListen);
@@ -51,6 +56,11 @@ public sealed class CicadaCli
             if (!ServerSettings.TryParseStorage(value, out _))
                 result.AddError($"--storage: '{value}' is not sqlite or memory");
         });
+        _mqtts.Validators.Add(result =>
+        {
+            if (!ListenAddress.TryParse(result.GetValueOrDefault<string?>(), out _, out var error))
+                result.AddError($"--mqtts: {error}");
+        });
         _logLevel.Validators.Add(result =>
         {
             var value = result.GetValueOrDefault<string?>();
@@ -68,10 +78,11 @@ public sealed class CicadaCli
         // A plain command named "cicada" rather than RootCommand, whose name would be the dll's.
         _root = new Command("cicada", "Cicada: one broker for MQTT (3.1, 3.1.1), with HTTP, CoAP and AMQP edges planned, on one topic space.")
         {
-            _mqtt, _http, _coap, _amqp, _data, _storage, _config, _logLevel, _logFormat,
+            _mqtt, _mqtts, _http, _coap, _amqp, _data, _storage, _config, _logLevel, _logFormat,
             new HelpOption(), new VersionOption { Action = new PrintVersionAction() },
         };
         _root.Subcommands.Add(new PasswdCommand(context).Command);
+        _root.Subcommands.Add(new CertCommand(context).Command);
         _root.SetAction(ServeAsync);
     }
 
@@ -111,6 +122,7 @@ public sealed class CicadaCli
                 values[key] = parseResult.GetValue(option);
         }
         Map(_mqtt, CicadaConfiguration.MqttListen);
+        Map(_mqtts, CicadaConfiguration.MqttTlsListen);
         Map(_http, CicadaConfiguration.HttpListen);
         Map(_coap, CicadaConfiguration.CoapListen);
         Map(_amqp, CicadaConfiguration.AmqpListen);

@@ -16,6 +16,9 @@ public static class CicadaConfiguration
     public const string AppSettingsFileName = "appsettings.json";
 
     public const string MqttListen = "Mqtt:Listen";
+
+    /// <summary>MQTT over TLS; unset = 0.0.0.0:8883 when a certificate is configured, else off.</summary>
+    public const string MqttTlsListen = "Mqtt:TlsListen";
     public const string HttpListen = "Http:Listen";
     public const string CoapListen = "Coap:Listen";
     public const string AmqpListen = "Amqp:Listen";
@@ -23,6 +26,7 @@ public static class CicadaConfiguration
     public const string StorageDataDir = "Storage:DataDir";
     public const string AuthAllowAnonymous = "Auth:AllowAnonymous";
     public const string AuthUsersFile = "Auth:UsersFile";
+    public const string AuthAclFile = "Auth:AclFile";
     public const string LogLevelDefault = "Logging:LogLevel:Default";
 
     /// <summary>What Cicada does with no file, variable or option at all; appsettings.json repeats these.</summary>

@@ -4,6 +4,7 @@ using Cicada.Coap;
 using Cicada.Core;
 using Cicada.Core.Auth;
 using Cicada.Core.Storage;
+using Cicada.Devices;
 using Cicada.Http;
 using Cicada.Mqtt;
 using Cicada.Storage.Sqlite;
@@ -49,6 +50,7 @@ public static partial class CicadaServer
         services.AddCicadaCore(configuration);
         services.AddCicadaMqtt(configuration);
         services.AddCicadaAmqp(configuration);
+        services.AddCicadaDevices(configuration);
         if (!settings.Http.IsOff)
         {
             services.AddCicadaHttp(configuration);
@@ -89,12 +91,23 @@ public static partial class CicadaServer
             kestrel.AddServerHeader = false;
             if (!settings.Mqtt.IsOff)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
+            if (!settings.MqttTls.IsOff && settings.Tls is { } tls)
+            {
+                var tlsLogger = kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Cicada.Tls");
+                Listen(kestrel, settings.MqttTls, lo =>
+                {
+                    // Kestrel's TLS middleware wraps any connection handler, not only HTTP's.
+                    lo.UseHttps(https => tls.Configure(https, tlsLogger, offerAlpn: false));
+                    tls.UseClientIdentity(lo, tlsLogger);
+                    lo.UseConnectionHandler<MqttConnectionHandler>();
+                });
+            }
             if (!settings.Amqp.IsOff)
                 Listen(kestrel, settings.Amqp, lo => lo.UseConnectionHandler<AmqpConnectionHandler>());
             if (!settings.Http.IsOff)
                 Listen(kestrel, settings.Http, _ => { });
         });
-        if (settings.Mqtt.IsOff && settings.Amqp.IsOff && settings.Http.IsOff)
+        if (settings.Mqtt.IsOff && settings.MqttTls.IsOff && settings.Amqp.IsOff && settings.Http.IsOff)
         {
             // Kestrel with no endpoint binds http://localhost:5000 by default; with every TCP edge
             // off there must be no listener at all, so the server is replaced by one that binds nothing.
@@ -132,6 +145,7 @@ public static partial class CicadaServer
         var auth = app.Services.GetRequiredService<UsersFileAuthenticator>();
         LogStarted(logger, Version,
             settings.Mqtt.ToString(),
+            settings.MqttTls.ToString(),
             settings.Http.ToString(),
             settings.Coap.ToString(),
             settings.Amqp.ToString(),
@@ -175,8 +189,8 @@ public static partial class CicadaServer
     };
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "Cicada {Version} started: mqtt {Mqtt}; http {Http}; coap {Coap}; amqp {Amqp}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
-    private static partial void LogStarted(ILogger logger, string version, string mqtt, string http, string coap, string amqp, string storage, string anonymous, string usersFile);
+        Message = "Cicada {Version} started: mqtt {Mqtt}; mqtts {MqttTls}; http {Http}; coap {Coap}; amqp {Amqp}; storage {Storage}; anonymous {Anonymous}; users file {UsersFile}")]
+    private static partial void LogStarted(ILogger logger, string version, string mqtt, string mqttTls, string http, string coap, string amqp, string storage, string anonymous, string usersFile);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "Cicada could not start: {Reason}")]
     private static partial void LogStartFailed(ILogger logger, string reason);

@@ -4,6 +4,8 @@ using System.Reflection;
 using Cicada.Amqp;
 using Cicada.Coap;
 using Cicada.Core;
+using Cicada.Core.Auth;
+using Cicada.Core.Limits;
 using Cicada.Http;
 using Cicada.Mqtt;
 
@@ -44,6 +46,11 @@ public static class ConfigurationRules
         new("Amqp:ChannelMax", 1, ushort.MaxValue, "channel-max is a 16-bit field (connection.tune)"),
         new("Amqp:HeartbeatSeconds", 0, ushort.MaxValue, "heartbeat is a 16-bit number of seconds, 0 = off (connection.tune)"),
         new("Amqp:MaxMessageSize", 1, long.MaxValue, "a message size limit of 0 would refuse every publish"),
+        new("Limits:MaxConnections", 0, int.MaxValue, "a number of connections, 0 = no limit"),
+        new("Limits:MaxConnectionsPerIp", 0, int.MaxValue, "a number of connections, 0 = no limit"),
+        new("Limits:MaxSubscriptionsPerClient", 0, int.MaxValue, "a number of subscriptions, 0 = no limit"),
+        new("Limits:MaxTopicLevels", 0, int.MaxValue, "a number of topic levels, 0 = no limit"),
+        new("Limits:MaxTopicLength", 0, 65_535, "a topic is at most 65535 UTF-8 bytes (MQTT-1.5.4), 0 = no limit"),
     ];
 
     /// <summary>
@@ -53,31 +60,49 @@ public static class ConfigurationRules
     /// </summary>
     private static void CheckBoundSections(IConfiguration configuration, List<string> problems, HashSet<string> typeErrors)
     {
-        CheckSection<BrokerOptions>(configuration, BrokerOptions.Section, problems, typeErrors);
-        CheckSection<MqttOptions>(configuration, MqttOptions.Section, problems, typeErrors);
-        CheckSection<SysOptions>(configuration, SysOptions.Section, problems, typeErrors);
-        CheckSection<AuthOptions>(configuration, AuthOptions.Section, problems, typeErrors);
-        CheckSection<HttpOptions>(configuration, HttpOptions.Section, problems, typeErrors);
-        CheckSection<CoapOptions>(configuration, CoapOptions.Section, problems, typeErrors);
-        CheckSection<AmqpOptions>(configuration, AmqpOptions.Section, problems, typeErrors);
+        foreach (var (section, properties) in BoundSections())
+            CheckSection(configuration, section, properties, problems, typeErrors);
     }
 
-    /// <summary>Every key of the sections bound to an options class (<c>Mqtt:MaxPacketSize</c>, …).</summary>
-    public static IReadOnlyList<string> BoundKeys()
+    /// <summary>
+    /// Each bound section with the properties its keys may name. A section can feed several
+    /// options classes (<c>Auth</c>: users and ACL), and the host reads a few keys itself
+    /// (<c>Mqtt:TlsListen</c>). Generic calls keep the properties visible to the trimmer (Native AOT).
+    /// </summary>
+    private static List<(string Section, Dictionary<string, Type> Properties)> BoundSections() =>
+    [
+        (BrokerOptions.Section, Properties<BrokerOptions>()),
+        (MqttOptions.Section, With(Properties<MqttOptions>(), CicadaConfiguration.MqttTlsListen)),
+        (SysOptions.Section, Properties<SysOptions>()),
+        (AuthOptions.Section, Merge(Properties<AuthOptions>(), Properties<AclOptions>())),
+        (LimitsOptions.Section, Properties<LimitsOptions>()),
+        (HttpOptions.Section, Properties<HttpOptions>()),
+        (CoapOptions.Section, Properties<CoapOptions>()),
+        (AmqpOptions.Section, Properties<AmqpOptions>()),
+    ];
+
+    private static Dictionary<string, Type> Properties<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>() =>
+        typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite)
+            .ToDictionary(p => p.Name, p => p.PropertyType, StringComparer.OrdinalIgnoreCase);
+
+    private static Dictionary<string, Type> Merge(Dictionary<string, Type> a, Dictionary<string, Type> b)
     {
-        var keys = new List<string>();
-        Keys<BrokerOptions>(BrokerOptions.Section, keys);
-        Keys<MqttOptions>(MqttOptions.Section, keys);
-        Keys<SysOptions>(SysOptions.Section, keys);
-        Keys<AuthOptions>(AuthOptions.Section, keys);
-        Keys<HttpOptions>(HttpOptions.Section, keys);
-        Keys<CoapOptions>(CoapOptions.Section, keys);
-        Keys<AmqpOptions>(AmqpOptions.Section, keys);
-        return keys;
+        foreach (var (name, type) in b)
+            a.TryAdd(name, type);
+        return a;
     }
 
-    private static void Keys<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(string section, List<string> keys) =>
-        keys.AddRange(typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).Select(p => $"{section}:{p.Name}"));
+    /// <summary>Adds a string key the host reads itself (its value is checked by <see cref="ServerSettings"/>).</summary>
+    private static Dictionary<string, Type> With(Dictionary<string, Type> properties, string key)
+    {
+        properties[key[(key.IndexOf(':', StringComparison.Ordinal) + 1)..]] = typeof(string);
+        return properties;
+    }
+
+    /// <summary>Every key of the bound sections (<c>Mqtt:MaxPacketSize</c>, …).</summary>
+    public static IReadOnlyList<string> BoundKeys() =>
+        [.. BoundSections().SelectMany(b => b.Properties.Keys.Select(k => $"{b.Section}:{k}"))];
 
     /// <summary>Every problem found, each as <c>KEY: 'VALUE' REASON</c>; empty when the configuration is usable.</summary>
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
@@ -111,15 +136,12 @@ public static class ConfigurationRules
         return problems;
     }
 
-    private static void CheckSection<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(
-        IConfiguration configuration, string section, List<string> problems, HashSet<string> typeErrors)
+    private static void CheckSection(IConfiguration configuration, string section, Dictionary<string, Type> properties,
+        List<string> problems, HashSet<string> typeErrors)
     {
-        var properties = typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite)
-            .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
         foreach (var child in configuration.GetSection(section).GetChildren())
         {
-            if (!properties.TryGetValue(child.Key, out var property))
+            if (!properties.TryGetValue(child.Key, out var propertyType))
             {
                 problems.Add($"{child.Path}: unknown key (the {section} section has {string.Join(", ", properties.Keys.Order(StringComparer.Ordinal))})");
                 continue;
@@ -133,7 +155,7 @@ public static class ConfigurationRules
                 continue;
             }
 
-            var target = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            var target = Nullable.GetUnderlyingType(propertyType) ?? propertyType;
             var expected = target == typeof(bool) ? "true or false"
                 : target == typeof(int) || target == typeof(long) ? "a whole number"
                 : null;

@@ -26,6 +26,15 @@ public sealed record ServerSettings(
 {
     public string DatabasePath => Path.Combine(DataDirectory, "cicada.db");
 
+    /// <summary>MQTT over TLS (<c>--mqtts</c>); off unless a certificate is configured.</summary>
+    public ListenAddress MqttTls { get; init; } = ListenAddress.Off;
+
+    /// <summary>The certificate and client-certificate rules of every TLS listener; null = no TLS.</summary>
+    public TlsSettings? Tls { get; init; }
+
+    /// <summary>Where MQTT over TLS listens when a certificate is configured and <c>--mqtts</c> is not given.</summary>
+    public const string DefaultMqttTlsListen = "0.0.0.0:8883";
+
     public static bool TryCreate(IConfiguration configuration, out ServerSettings settings, out IReadOnlyList<string> errors)
     {
         var problems = new List<string>();
@@ -44,6 +53,21 @@ public sealed record ServerSettings(
         var coap = Listen(CicadaConfiguration.CoapListen);
         var amqp = Listen(CicadaConfiguration.AmqpListen);
 
+        var tls = TlsSettings.TryCreate(configuration, problems);
+        var mqttTls = ListenAddress.Off;
+        var mqttTlsText = configuration[CicadaConfiguration.MqttTlsListen];
+        if (string.IsNullOrWhiteSpace(mqttTlsText))
+        {
+            if (tls is not null)
+                mqttTls = ListenAddress.Parse(DefaultMqttTlsListen);
+        }
+        else
+        {
+            mqttTls = Listen(CicadaConfiguration.MqttTlsListen);
+            if (!mqttTls.IsOff && tls is null)
+                problems.Add($"{CicadaConfiguration.MqttTlsListen}: {mqttTls} needs a certificate ({TlsSettings.CertificateFileKey}, {TlsSettings.KeyFileKey})");
+        }
+
         var storageText = configuration[CicadaConfiguration.StorageKind];
         if (!TryParseStorage(storageText, out var storage))
             problems.Add($"{CicadaConfiguration.StorageKind}: '{storageText}' is not sqlite or memory");
@@ -61,6 +85,17 @@ public sealed record ServerSettings(
             ? DefaultUsersFile(dataDirectory)
             : Path.GetFullPath(usersFile);
 
+        var aclFile = configuration[CicadaConfiguration.AuthAclFile];
+        if (!string.IsNullOrWhiteSpace(aclFile))
+        {
+            // Checked here so a typo stops the broker with a message instead of denying everything.
+            var path = Path.GetFullPath(aclFile);
+            if (!File.Exists(path))
+                problems.Add($"{CicadaConfiguration.AuthAclFile}: '{path}' does not exist");
+            else if (Cicada.Core.Auth.AclRules.Parse(File.ReadAllText(path), path).Errors is { Count: > 0 } aclErrors)
+                problems.Add($"{CicadaConfiguration.AuthAclFile}: {string.Join("; ", aclErrors)}");
+        }
+
         var anonymous = configuration[CicadaConfiguration.AuthAllowAnonymous];
         if (anonymous is not null && !bool.TryParse(anonymous, out _))
             problems.Add($"{CicadaConfiguration.AuthAllowAnonymous}: '{anonymous}' is not true or false");
@@ -69,7 +104,11 @@ public sealed record ServerSettings(
         if (!TryParseLogLevel(levelText, out var level))
             problems.Add($"{CicadaConfiguration.LogLevelDefault}: '{levelText}' is not one of {LogLevelNames}");
 
-        settings = new ServerSettings(mqtt, http, coap, amqp, storage, dataDirectory, usersFile, level);
+        settings = new ServerSettings(mqtt, http, coap, amqp, storage, dataDirectory, usersFile, level)
+        {
+            MqttTls = mqttTls,
+            Tls = tls,
+        };
         errors = problems;
         return problems.Count == 0;
     }

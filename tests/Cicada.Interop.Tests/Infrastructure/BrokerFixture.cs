@@ -33,6 +33,12 @@ public sealed class SmallPacketBrokerFixture : BrokerFixture
     protected override BrokerSettings Settings => new() { MaxPacketSize = MaxPacketSize };
 }
 
+/// <summary>A broker that sends topic aliases to v5 clients that allow them (off by default).</summary>
+public sealed class OutboundAliasBrokerFixture : BrokerFixture
+{
+    protected override BrokerSettings Settings => new() { OutboundTopicAliases = true };
+}
+
 /// <summary>A broker that refuses anonymous clients and knows two users from its users file.</summary>
 public sealed class AuthBrokerFixture : BrokerFixture
 {

@@ -25,6 +25,9 @@ public sealed record BrokerSettings
     public IReadOnlyDictionary<string, string>? Users { get; init; }
 
     public bool AllowAnonymous { get; init; } = true;
+
+    /// <summary>cicada: <c>Mqtt:OutboundTopicAliases</c> (mosquitto never sends aliases).</summary>
+    public bool OutboundTopicAliases { get; init; }
 }
 
 /// <summary>
@@ -191,6 +194,11 @@ public sealed class BrokerProcess : IAsyncDisposable
         if (_settings.MaxPacketSize is { } max)
         {
             mqtt["MaxPacketSize"] = max;
+        }
+
+        if (_settings.OutboundTopicAliases)
+        {
+            mqtt["OutboundTopicAliases"] = true;
         }
 
         var auth = new Dictionary<string, object> { ["AllowAnonymous"] = _settings.AllowAnonymous };

@@ -24,7 +24,9 @@ internal static class PropertyCodec
         var p = new MqttProperties();
         while (!block.End)
         {
-            var id = (PropertyId)block.ReadVarInt();
+            // The identifier is a Variable Byte Integer (§2.2.2.2): one above 0xFF must not alias a one-byte one.
+            var raw = block.ReadVarInt();
+            var id = raw <= byte.MaxValue ? (PropertyId)raw : ThrowHelper.Protocol<PropertyId>("MQTT-2.2.2-2", $"Property 0x{raw:X} is not defined");
             if ((MqttProperties.AllowedIn(id) & context) == 0)
             {
                 ThrowHelper.Protocol("MQTT-2.2.2-2", $"Property 0x{(int)id:X2} is not valid in {context}");

@@ -3,14 +3,14 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cicada.Core.Storage;
 
-namespace Cicada.Http.Devices;
+namespace Cicada.Devices;
 
 /// <summary>
 /// The registry's JSON: the four required fields, any extra fields (kept verbatim) and the
 /// computed ones (<c>online</c>, <c>last_seen</c>, <c>created_at</c>, <c>updated_at</c>), which a
 /// client cannot set.
 /// </summary>
-internal static class DeviceJson
+public static class DeviceJson
 {
     public const string Identifier = "identifier";
     public const string Name = "name";
@@ -124,6 +124,12 @@ internal static class DeviceJson
             obj[key] = value?.DeepClone();
         }
 
+        // The topic root is shown even when it is the default, so clients need not know the rule.
+        if (!obj.ContainsKey(DeviceTopics.TopicField))
+        {
+            obj[DeviceTopics.TopicField] = view.Topics.Root;
+        }
+
         obj["online"] = view.Online;
         obj["last_seen"] = view.LastSeen is { } seen ? Time(seen) : null;
         obj["created_at"] = Time(r.CreatedAt);
@@ -131,5 +137,5 @@ internal static class DeviceJson
         return obj;
     }
 
-    private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+    public static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 }

@@ -3,7 +3,7 @@ using Cicada.Core.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace Cicada.Http.Devices;
+namespace Cicada.Devices;
 
 public enum DeviceChange
 {
@@ -13,47 +13,63 @@ public enum DeviceChange
 }
 
 /// <summary>A device with its live state.</summary>
-public readonly record struct DeviceView(DeviceRecord Record, bool Online, DateTimeOffset? LastSeen);
+public readonly record struct DeviceView(DeviceRecord Record, bool Online, DateTimeOffset? LastSeen, DeviceTopics Topics);
 
 /// <summary>
 /// The home-automation device registry. Devices live in memory (a home has hundreds, not
 /// millions), loaded from the <see cref="IDeviceStore"/> at startup; every change is written
-/// through the store and the caller awaits its durability before answering. A device is online
-/// while a client of any protocol whose client id equals its identifier is connected; its
-/// <c>last_seen</c> is kept by the broker's one heartbeat, which records the moments devices come
-/// and go (one dictionary look-up per device per second).
+/// through the store and the caller awaits its durability before answering, then announced on
+/// <c>$devices/events</c>. A device is online while a client of any protocol whose client id is its
+/// identifier — or its <c>controller_gateway</c> — is connected, or while its announced
+/// availability topic says <c>online</c>; the broker's connect/disconnect notifications keep
+/// <c>last_seen</c> and the retained <c>{root}/availability</c> exact (see DeviceRegistry.Availability.cs).
 /// </summary>
-public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, Heartbeat heartbeat, ILogger<DeviceRegistry> logger)
-    : IHostedService, IHeartbeatHandler
+public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, ILogger<DeviceRegistry> logger) : IHostedService
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Entry> _devices = new(StringComparer.Ordinal);
 
+    /// <summary>Gateway client id → the devices behind it (for a gateway's connect/disconnect).</summary>
+    private readonly Dictionary<string, HashSet<string>> _byGateway = new(StringComparer.Ordinal);
+
     private sealed class Entry(DeviceRecord record)
     {
         public DeviceRecord Record = record;
+        public DeviceTopics Topics = DeviceTopics.Of(record);
         public bool WasOnline;
     }
+
+    public Broker Broker => broker;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         // Runs after Core's startup (registered later), which has initialized the store.
         var devices = await store.LoadDevicesAsync(cancellationToken);
+        broker.AddClientObserver(this);
         lock (_lock)
         {
             foreach (var device in devices)
             {
-                _devices[device.Identifier] = new Entry(device);
+                var entry = new Entry(device);
+                _devices[device.Identifier] = entry;
+                IndexGateway(entry, add: true);
+            }
+
+            // A retained "online" stored before a crash is stale: every device's availability is
+            // published afresh from the live state.
+            foreach (var entry in _devices.Values)
+            {
+                entry.WasOnline = ComputeOnline(entry);
+                PublishAvailability(entry);
             }
         }
 
-        heartbeat.Register(this);
         LogLoaded(devices.Count);
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        heartbeat.Unregister(this);
+        broker.RemoveClientObserver(this);
         return Task.CompletedTask;
     }
 
@@ -68,7 +84,7 @@ public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, He
         }
     }
 
-    public bool IsOnline(string identifier) => broker.TryGetSession(identifier, out var session) && session!.IsConnected;
+    public bool IsConnected(string clientId) => broker.TryGetSession(clientId, out var session) && session!.IsConnected;
 
     public DeviceView? Get(string identifier)
     {
@@ -113,18 +129,22 @@ public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, He
                 return (DeviceChange.Duplicate, View(existing));
             }
 
-            var online = IsOnline(device.Identifier);
+            var entry = new Entry(device);
+            var online = ComputeOnline(entry);
             if (online)
             {
-                device = device with { LastSeen = broker.Time.GetUtcNow() };
+                entry.Record = device = device with { LastSeen = broker.Time.GetUtcNow() };
             }
 
-            var entry = new Entry(device) { WasOnline = online };
+            entry.WasOnline = online;
             _devices.Add(device.Identifier, entry);
+            IndexGateway(entry, add: true);
 
             // Queued under the lock: the store applies changes in the registry's order.
             durable = store.SaveDeviceAsync(device);
             view = View(entry);
+            PublishAvailability(entry);
+            PublishEvent("registered", view);
         }
 
         await durable;
@@ -150,9 +170,22 @@ public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, He
                 LastSeen = entry.Record.LastSeen,
                 UpdatedAt = broker.Time.GetUtcNow(),
             };
+            var oldTopics = entry.Topics;
+            IndexGateway(entry, add: false);
             entry.Record = updated;
+            entry.Topics = DeviceTopics.Of(updated);
+            IndexGateway(entry, add: true);
+            if (oldTopics.BrokerOwnsAvailability && oldTopics.AvailabilityTopic != entry.Topics.AvailabilityTopic)
+            {
+                // Moved: the old root keeps no stale availability.
+                Publish(oldTopics.AvailabilityTopic, "", retain: true);
+            }
+
             durable = store.SaveDeviceAsync(updated);
+            Reevaluate(entry, broker.Time.GetUtcNow(), null);
             view = View(entry);
+            PublishAvailability(entry);
+            PublishEvent("updated", view);
         }
 
         await durable;
@@ -164,54 +197,63 @@ public sealed partial class DeviceRegistry(IDeviceStore store, Broker broker, He
         Task durable;
         lock (_lock)
         {
-            if (!_devices.Remove(identifier))
+            if (!_devices.Remove(identifier, out var entry))
             {
                 return DeviceChange.NotFound;
             }
 
+            IndexGateway(entry, add: false);
             durable = store.DeleteDeviceAsync(identifier);
+            if (entry.Topics.BrokerOwnsAvailability)
+            {
+                // An empty retained message clears it (MQTT-3.3.1-10): a removed device has no availability.
+                Publish(entry.Topics.AvailabilityTopic, "", retain: true);
+            }
+
+            PublishEvent("removed", identifier, null);
         }
 
         await durable;
         return DeviceChange.Done;
     }
 
-    /// <summary>
-    /// Records when devices come online and go offline as their <c>last_seen</c>. A connection
-    /// shorter than one tick can go unrecorded; the online state itself is always read live.
-    /// </summary>
-    public void OnHeartbeat(DateTimeOffset now)
+    /// <summary>Where the device of <paramref name="identifier"/> lives in the topic space; null when not registered.</summary>
+    public DeviceTopics? TopicsOf(string identifier)
     {
         lock (_lock)
         {
-            foreach (var entry in _devices.Values)
-            {
-                Observe(entry, IsOnline(entry.Record.Identifier), now);
-            }
+            return _devices.TryGetValue(identifier, out var entry) ? entry.Topics : null;
         }
     }
 
-    /// <summary>Records a change of online state as <c>last_seen</c> (under the lock).</summary>
-    private void Observe(Entry entry, bool online, DateTimeOffset now)
+    private void IndexGateway(Entry entry, bool add)
     {
-        if (online == entry.WasOnline)
+        var gateway = entry.Record.ControllerGateway;
+        if (gateway == entry.Record.Identifier)
         {
             return;
         }
 
-        entry.WasOnline = online;
-        entry.Record = entry.Record with { LastSeen = now };
-        store.SaveDeviceAsync(entry.Record).Forget();
+        if (add)
+        {
+            if (!_byGateway.TryGetValue(gateway, out var set))
+            {
+                _byGateway[gateway] = set = new HashSet<string>(StringComparer.Ordinal);
+            }
+
+            set.Add(entry.Record.Identifier);
+        }
+        else if (_byGateway.TryGetValue(gateway, out var set) && set.Remove(entry.Record.Identifier) && set.Count == 0)
+        {
+            _byGateway.Remove(gateway);
+        }
     }
 
     private DeviceView View(Entry entry)
     {
-        // While connected a device is being seen now; once gone, last_seen is when it left. A
-        // state seen by a request counts too, so a short connection a tick missed is not lost.
-        var online = IsOnline(entry.Record.Identifier);
-        var now = broker.Time.GetUtcNow();
-        Observe(entry, online, now);
-        return new DeviceView(entry.Record, online, online ? now : entry.Record.LastSeen);
+        // While online a device is being seen now; once gone, last_seen is when it left.
+        var online = ComputeOnline(entry);
+        return new DeviceView(entry.Record, online, online ? broker.Time.GetUtcNow() : entry.Record.LastSeen, entry.Topics);
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Device registry: {Count} devices loaded")]

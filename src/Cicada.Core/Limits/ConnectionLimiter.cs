@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Cicada.Core.Limits;
+
+/// <summary>
+/// Counts open connections (globally and per IP address) and checks the topic and subscription
+/// limits of <see cref="LimitsOptions"/>, for every edge. Each refusal adds to the
+/// <c>cicada.limits.exceeded</c> counter (tag <c>limit</c>) and is logged, at most a few lines a
+/// second so a flood cannot flood the log too.
+/// </summary>
+public sealed partial class ConnectionLimiter
+{
+    private const int MaxLogLinesPerSecond = 10;
+
+    private readonly LimitsOptions _options;
+    private readonly ILogger _logger;
+    private readonly Counter<long>? _exceeded;
+    private readonly ConcurrentDictionary<IPAddress, int> _perIp = new();
+    private int _open;
+    private long _logSecond;
+    private int _logged;
+
+    public ConnectionLimiter(IOptions<LimitsOptions> options, ILogger<ConnectionLimiter> logger, IMeterFactory? meterFactory = null)
+    {
+        _options = options.Value;
+        _logger = logger;
+        _exceeded = meterFactory?.Create(CicadaMetrics.MeterName)
+            .CreateCounter<long>("cicada.limits.exceeded", description: "Requests refused by a configured limit");
+    }
+
+    public LimitsOptions Options => _options;
+
+    /// <summary>Connections currently counted.</summary>
+    public int Open => Volatile.Read(ref _open);
+
+    /// <summary>
+    /// Counts a new connection from <paramref name="remote"/>; null when a limit refuses it (the
+    /// edge answers with its protocol's "server busy / quota" error and closes). Dispose the lease
+    /// when the connection ends.
+    /// </summary>
+    public ConnectionLease? TryOpen(string protocol, EndPoint? remote)
+    {
+        var address = (remote as IPEndPoint)?.Address;
+        if (address is { IsIPv4MappedToIPv6: true })
+        {
+            address = address.MapToIPv4();
+        }
+
+        var open = Interlocked.Increment(ref _open);
+        if (_options.MaxConnections > 0 && open > _options.MaxConnections)
+        {
+            Interlocked.Decrement(ref _open);
+            Exceeded("max-connections", protocol, remote, $"{_options.MaxConnections} connections are open (Limits:MaxConnections)");
+            return null;
+        }
+
+        if (address is not null && _options.MaxConnectionsPerIp > 0)
+        {
+            var fromIp = _perIp.AddOrUpdate(address, 1, (_, n) => n + 1);
+            if (fromIp > _options.MaxConnectionsPerIp)
+            {
+                Release(address);
+                Interlocked.Decrement(ref _open);
+                Exceeded("max-connections-per-ip", protocol, remote,
+                    $"{_options.MaxConnectionsPerIp} connections from {address} are open (Limits:MaxConnectionsPerIp)");
+                return null;
+            }
+        }
+        else
+        {
+            address = null; // not counted per IP
+        }
+
+        return new ConnectionLease(this, address);
+    }
+
+    /// <summary>False (and counted, logged) when a session already holds the most subscriptions it may.</summary>
+    public bool AllowsSubscription(string protocol, string clientId, int held)
+    {
+        if (_options.MaxSubscriptionsPerClient <= 0 || held < _options.MaxSubscriptionsPerClient)
+        {
+            return true;
+        }
+
+        Exceeded("max-subscriptions", protocol, null, $"client {clientId} holds {held} subscriptions (Limits:MaxSubscriptionsPerClient)");
+        return false;
+    }
+
+    /// <summary>False (and counted, logged) for a topic name or filter over the level or length limit.</summary>
+    public bool AllowsTopic(string protocol, string clientId, string topic)
+    {
+        var maxLength = _options.MaxTopicLength;
+        if (maxLength > 0 && topic.Length * 3 > maxLength && Encoding.UTF8.GetByteCount(topic) > maxLength)
+        {
+            Exceeded("max-topic-length", protocol, null, $"client {clientId}: topic of more than {maxLength} bytes (Limits:MaxTopicLength)");
+            return false;
+        }
+
+        var maxLevels = _options.MaxTopicLevels;
+        if (maxLevels > 0 && topic.AsSpan().Count('/') + 1 > maxLevels)
+        {
+            Exceeded("max-topic-levels", protocol, null, $"client {clientId}: topic '{topic}' has more than {maxLevels} levels (Limits:MaxTopicLevels)");
+            return false;
+        }
+
+        return true;
+    }
+
+    internal void Close(IPAddress? address)
+    {
+        if (address is not null)
+        {
+            Release(address);
+        }
+
+        Interlocked.Decrement(ref _open);
+    }
+
+    private void Release(IPAddress address)
+    {
+        while (_perIp.TryGetValue(address, out var n))
+        {
+            if (n <= 1 ? _perIp.TryRemove(new KeyValuePair<IPAddress, int>(address, n)) : _perIp.TryUpdate(address, n - 1, n))
+            {
+                return;
+            }
+        }
+    }
+
+    private void Exceeded(string limit, string protocol, EndPoint? remote, string detail)
+    {
+        _exceeded?.Add(1, new KeyValuePair<string, object?>("limit", limit));
+        var second = Environment.TickCount64 / 1000;
+        if (Interlocked.Exchange(ref _logSecond, second) != second)
+        {
+            Volatile.Write(ref _logged, 0);
+        }
+
+        if (Interlocked.Increment(ref _logged) <= MaxLogLinesPerSecond)
+        {
+            LogExceeded(protocol, remote?.ToString() ?? "-", limit, detail);
+        }
+    }
+
+    [LoggerMessage(EventId = 130, Level = LogLevel.Warning, Message = "{Protocol} request from {Remote} refused by limit {Limit}: {Detail}")]
+    private partial void LogExceeded(string protocol, string remote, string limit, string detail);
+}
+
+/// <summary>One counted connection; disposing it uncounts it (once).</summary>
+public sealed class ConnectionLease : IDisposable
+{
+    private ConnectionLimiter? _limiter;
+    private readonly IPAddress? _address;
+
+    internal ConnectionLease(ConnectionLimiter limiter, IPAddress? address)
+    {
+        _limiter = limiter;
+        _address = address;
+    }
+
+    public void Dispose() => Interlocked.Exchange(ref _limiter, null)?.Close(_address);
+}

@@ -1,0 +1,237 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Cicada.Interop.Tests.Infrastructure;
+
+namespace Cicada.Security.Tests.Infrastructure;
+
+/// <summary>How a test wants the broker's security set up.</summary>
+public sealed record SecureBrokerSettings
+{
+    /// <summary>Make dev certificates with <c>cicada cert dev</c> and open the <c>--mqtts</c> listener.</summary>
+    public bool Tls { get; init; }
+
+    /// <summary><c>Tls:ClientCertificateMode</c>: none, allow or require.</summary>
+    public string ClientCertificateMode { get; init; } = "none";
+
+    public bool CertificateCnAsUsername { get; init; }
+
+    /// <summary>CN of the client certificate <c>cicada cert dev</c> makes.</summary>
+    public string ClientCn { get; init; } = "cicada-client";
+
+    /// <summary>ACL file text (<c>Auth:AclFile</c>); null = no ACL.</summary>
+    public string? Acl { get; init; }
+
+    /// <summary>Users, written with <c>mosquitto_passwd</c> (Cicada reads mosquitto's <c>$7$</c> hashes).</summary>
+    public IReadOnlyDictionary<string, string>? Users { get; init; }
+
+    /// <summary>Extra configuration keys.</summary>
+    public IReadOnlyDictionary<string, string>? Configuration { get; init; }
+}
+
+/// <summary>
+/// The real <c>cicada</c> process with a plain MQTT listener and, when asked, an MQTT-over-TLS one,
+/// both on free loopback ports, in a temporary folder that also holds its certificates, users and
+/// ACL files.
+/// </summary>
+public sealed class SecureBroker : IAsyncDisposable
+{
+    private readonly ExternalProcess _process;
+
+    private SecureBroker(string directory, int port, int tlsPort, ExternalProcess process)
+    {
+        Directory = directory;
+        Port = port;
+        TlsPort = tlsPort;
+        _process = process;
+    }
+
+    public string Directory { get; }
+
+    public int Port { get; }
+
+    public int TlsPort { get; }
+
+    public string CertificateDirectory => Path.Combine(Directory, "certs");
+
+    public string CaFile => Path.Combine(CertificateDirectory, "ca.crt");
+
+    public string ClientCertificate => Path.Combine(CertificateDirectory, "client.crt");
+
+    public string ClientKey => Path.Combine(CertificateDirectory, "client.key");
+
+    public string AclFile => Path.Combine(Directory, "acl");
+
+    public string Output => _process.AllOutput;
+
+    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+
+    /// <summary>Release or Debug, as this test assembly was built.</summary>
+    public static string BuildConfiguration { get; } = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+
+    public static string ServerDll => Path.Combine(RepositoryRoot, "src", "Cicada.Server", "bin", BuildConfiguration, "net10.0", "Cicada.Server.dll");
+
+    /// <summary>Runs the <c>cicada</c> command line (a subcommand) to completion.</summary>
+    public static Task<ProcessResult> RunCicadaAsync(params string[] arguments) =>
+        ExternalProcess.RunAsync("dotnet", [ServerDll, .. arguments], Timeouts.ExternalClient);
+
+    public static async Task<SecureBroker> StartAsync(SecureBrokerSettings settings)
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("cicada-sec-").FullName;
+        var config = new Dictionary<string, object?>();
+        var auth = new Dictionary<string, object?>();
+        var tls = new Dictionary<string, object?>();
+        if (settings.Tls)
+        {
+            var certs = Path.Combine(directory, "certs");
+            var made = await RunCicadaAsync("cert", "dev", "--out", certs, "--client-cn", settings.ClientCn);
+            Assert.True(made.ExitCode == 0, $"cicada cert dev failed: {made}");
+            tls["CertificateFile"] = Path.Combine(certs, "server.crt");
+            tls["KeyFile"] = Path.Combine(certs, "server.key");
+            tls["ClientCertificateMode"] = settings.ClientCertificateMode;
+            tls["CaFile"] = Path.Combine(certs, "ca.crt");
+            tls["UseCertificateCnAsUsername"] = settings.CertificateCnAsUsername;
+            config["Tls"] = tls;
+        }
+
+        if (settings.Users is { } users)
+        {
+            var usersFile = Path.Combine(directory, "users");
+            foreach (var (user, password) in users)
+            {
+                var created = await ExternalProcess.RunAsync("mosquitto_passwd", File.Exists(usersFile)
+                    ? ["-b", usersFile, user, password]
+                    : ["-c", "-b", usersFile, user, password]);
+                Assert.True(created.ExitCode == 0, $"mosquitto_passwd failed: {created}");
+            }
+
+            auth["UsersFile"] = usersFile;
+        }
+
+        if (settings.Acl is { } acl)
+        {
+            File.WriteAllText(Path.Combine(directory, "acl"), acl);
+            auth["AclFile"] = Path.Combine(directory, "acl");
+        }
+
+        config["Auth"] = auth;
+        var configFile = Path.Combine(directory, "cicada.json");
+        File.WriteAllText(configFile, JsonSerializer.Serialize(config));
+
+        var port = FreePort();
+        var tlsPort = settings.Tls ? FreePort() : 0;
+        List<string> arguments =
+        [
+            ServerDll, "--mqtt", $"127.0.0.1:{port}", "--mqtts", settings.Tls ? $"127.0.0.1:{tlsPort}" : "off",
+            "--http", "off", "--coap", "off", "--amqp", "off",
+            "--storage", "memory", "--data", Path.Combine(directory, "data"), "--config", configFile,
+        ];
+        var environment = new Dictionary<string, string>();
+        foreach (var (key, value) in settings.Configuration ?? new Dictionary<string, string>())
+        {
+            environment["CICADA_" + key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        var process = ExternalProcess.Start("dotnet", arguments, environment);
+        var broker = new SecureBroker(directory, port, tlsPort, process);
+        try
+        {
+            await broker.WaitUntilListeningAsync();
+            return broker;
+        }
+        catch
+        {
+            await broker.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task WaitUntilListeningAsync()
+    {
+        var deadline = DateTime.UtcNow + Timeouts.BrokerStart;
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"cicada exited during start-up.\n{Output}");
+            }
+
+            if (await AcceptsAsync(Port) && (TlsPort == 0 || await AcceptsAsync(TlsPort)))
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"cicada did not listen within {Timeouts.BrokerStart}.\n{Output}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Waits for a line of the broker's log (a reload, a denial).</summary>
+    public Task<string> WaitForLogAsync(string fragment) =>
+        _process.WaitForLineAsync(l => l.Contains(fragment, StringComparison.Ordinal), Timeouts.Packet, $"log line with '{fragment}'");
+
+    private static async Task<bool> AcceptsAsync(int port)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static readonly HashSet<int> UsedPorts = [];
+
+    private static int FreePort()
+    {
+        lock (UsedPorts)
+        {
+            while (true)
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, 0);
+                listener.Start();
+                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                if (UsedPorts.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Cicada.slnx")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"No Cicada.slnx above {AppContext.BaseDirectory}.");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _process.DisposeAsync();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
