@@ -120,7 +120,7 @@ internal static class DeviceControlEndpoints
 
             // Behind an offline gateway a device without a connection of its own cannot be reached.
             device["reachable"] = online || registry.IsConnected(view.Record.Identifier);
-            items.Add(device);
+            items.Add((JsonNode)device); // the non-generic Add: JsonArray.Add<T> is not Native AOT safe
         }
 
         return Envelope.Create(StatusCodes.Status200OK, "Gateway devices", items, w =>

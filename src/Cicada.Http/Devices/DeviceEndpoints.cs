@@ -133,7 +133,7 @@ internal static class DeviceEndpoints
         var items = new JsonArray();
         foreach (var view in all.Skip((int)Math.Min((long)(page - 1) * pageSize, int.MaxValue)).Take(pageSize))
         {
-            items.Add((JsonNode)ToJson(view));
+            items.Add((JsonNode)ToJson(view)); // the non-generic Add: JsonArray.Add<T> is not Native AOT safe
         }
 
         return Envelope.Create(StatusCodes.Status200OK, "Devices found", items, w =>
