@@ -278,11 +278,12 @@ public sealed class AclTests : IDisposable
     }
 
     [Fact]
-    public void AllowAll_AllowsEverything()
+    public void AllowAll_AllowsEverything_ButPublishingToSys()
     {
         IAuthorizer acl = AllowAllAuthorizer.Instance;
 
-        Assert.True(acl.CanPublish(Anonymous, "$SYS/x"));
+        Assert.True(acl.CanPublish(Anonymous, "home/x"));
+        Assert.False(acl.CanPublish(Anonymous, "$SYS/x"));
         Assert.True(acl.CanSubscribe(Anonymous, "#"));
         Assert.True(acl.Explain(Anonymous, "#", AclAction.Subscribe).Allowed);
     }

@@ -68,6 +68,11 @@ public sealed partial class AclFileAuthorizer : IAuthorizer, IHeartbeatHandler
 
     public bool CanPublish(ClientIdentity identity, string topic)
     {
+        if (ReservedTopics.IsSystem(topic))
+        {
+            return false; // written by the broker only, whatever the rules say
+        }
+
         if (_rules.Decide(identity, AclAction.Publish, topic, null, out var rule))
         {
             return true;

@@ -62,15 +62,28 @@ public interface IAuthorizer
     AclDecision Explain(ClientIdentity identity, string topicOrFilter, AclAction action);
 }
 
-/// <summary>Everybody may do everything: the authorizer when no ACL file is configured.</summary>
+/// <summary>Topics only the broker writes.</summary>
+public static class ReservedTopics
+{
+    /// <summary>
+    /// <c>$SYS</c> and below: the broker's own state (MQTT-4.7.2 leaves `$` topics to the server;
+    /// a client's retained "$SYS/broker/uptime" would mislead every dashboard).
+    /// </summary>
+    public static bool IsSystem(string topic) =>
+        topic.StartsWith("$SYS", StringComparison.Ordinal) && (topic.Length == 4 || topic[4] == '/');
+}
+
+/// <summary>Everybody may do everything but publish to <c>$SYS</c>: the authorizer when no ACL file is configured.</summary>
 public sealed class AllowAllAuthorizer : IAuthorizer
 {
     public static AllowAllAuthorizer Instance { get; } = new();
 
-    public bool CanPublish(ClientIdentity identity, string topic) => true;
+    public bool CanPublish(ClientIdentity identity, string topic) => !ReservedTopics.IsSystem(topic);
 
     public bool CanSubscribe(ClientIdentity identity, string filter) => true;
 
     public AclDecision Explain(ClientIdentity identity, string topicOrFilter, AclAction action) =>
-        new(true, "no ACL file is configured (Auth:AclFile): everything is allowed");
+        action == AclAction.Publish && ReservedTopics.IsSystem(topicOrFilter)
+            ? new(false, "$SYS topics are written by the broker only")
+            : new(true, "no ACL file is configured (Auth:AclFile): everything is allowed");
 }
