@@ -31,8 +31,14 @@ public static class PahoClient
         p.add_argument("--timeout", type=float, default=30)
         a = p.parse_args()
 
+        import threading
+        emit_lock = threading.Lock()
+
         def emit(**kw):
-            print(json.dumps(kw), flush=True)
+            # Callbacks run on paho's network thread, the rest on the main one: whole lines only.
+            with emit_lock:
+                sys.stdout.write(json.dumps(kw) + "\n")
+                sys.stdout.flush()
 
         proto = mqtt.MQTTv31 if a.version == "31" else mqtt.MQTTv311
         c = mqtt.Client(client_id=a.id, clean_session=bool(a.clean), protocol=proto)

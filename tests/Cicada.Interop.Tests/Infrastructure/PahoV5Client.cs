@@ -14,7 +14,7 @@ public static class PahoV5Client
     private const string Python = "/usr/bin/python3";
 
     private const string Script = """
-        import json, sys, time, binascii
+        import json, sys, time, binascii, threading
         import paho.mqtt.client as mqtt
         from paho.mqtt.properties import Properties
         from paho.mqtt.packettypes import PacketTypes
@@ -22,8 +22,13 @@ public static class PahoV5Client
 
         plan = json.loads(sys.argv[1])
 
+        emit_lock = threading.Lock()
+
         def emit(**kw):
-            print(json.dumps(kw), flush=True)
+            # Callbacks run on paho's network thread, the plan on the main one: one whole line at a time.
+            with emit_lock:
+                sys.stdout.write(json.dumps(kw) + "\n")
+                sys.stdout.flush()
 
         def props_of(p):
             return {} if p is None else p.json()
