@@ -98,7 +98,9 @@ internal sealed partial class MqttConnection
     {
         var props = publish.Properties;
         var topic = ResolveTopic(publish.Topic, props?.TopicAlias);
-        if (publish.Qos != QoS.AtMostOnce
+        // A re-sent QoS 2 PUBLISH whose id we already hold takes no new slot.
+        var resent = publish.Qos == QoS.ExactlyOnce && publish.Dup && _link!.Session.HasReceivedId(publish.PacketId);
+        if (publish.Qos != QoS.AtMostOnce && !resent
             && _unackedQos1 + _link!.Session.ReceivedIdCount >= _edge.Options.ReceiveMaximum)
         {
             // MQTT 5 §3.3.4: more unacknowledged QoS 1/2 publishes than our Receive Maximum.

@@ -235,6 +235,18 @@ public class SessionTests
     }
 
     [Fact]
+    public void MQTT_4_3_3_2_a_held_received_id_is_known_until_released()
+    {
+        var session = NewSession();
+        Assert.False(session.HasReceivedId(7));
+        Assert.True(session.TryAddReceivedId(7));
+        Assert.True(session.HasReceivedId(7));
+        Assert.False(session.TryAddReceivedId(7));
+        Assert.True(session.RemoveReceivedId(7));
+        Assert.False(session.HasReceivedId(7));
+    }
+
+    [Fact]
     public async Task Received_ids_of_a_persistent_session_are_stored_and_a_clean_session_stores_nothing()
     {
         var store = new MemoryBrokerStore();

@@ -431,6 +431,15 @@ public sealed partial class Session : ISubscriber
         }
     }
 
+    /// <summary>Whether an inbound exactly-once id is held (a re-sent QoS 2 PUBLISH is not a new one).</summary>
+    public bool HasReceivedId(int id)
+    {
+        lock (_lock)
+        {
+            return _receivedIdSet?.Contains(id) == true;
+        }
+    }
+
     /// <summary>Inbound exactly-once ids not yet released (flow control: our Receive Maximum).</summary>
     public int ReceivedIdCount
     {
