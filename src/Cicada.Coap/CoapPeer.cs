@@ -46,11 +46,7 @@ internal sealed class Observation(CoapPeer peer, IPEndPoint remote, byte[] token
 /// </summary>
 internal sealed class CoapPeer(CoapServer server, string clientId) : IClientConnection, IThreadPoolWorkItem
 {
-    private const int Idle = 0;
-    private const int Draining = 1;
-    private const int DrainAgain = 2;
-
-    private int _drainState;
+    private DrainSignal _drain;
 
     public string ClientId { get; } = clientId;
 
@@ -68,19 +64,9 @@ internal sealed class CoapPeer(CoapServer server, string clientId) : IClientConn
 
     public void OnDeliveriesPending()
     {
-        while (true)
+        if (_drain.Request())
         {
-            var state = Volatile.Read(ref _drainState);
-            if (state == Idle && Interlocked.CompareExchange(ref _drainState, Draining, Idle) == Idle)
-            {
-                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-                return;
-            }
-
-            if (state == DrainAgain || (state == Draining && Interlocked.CompareExchange(ref _drainState, DrainAgain, Draining) == Draining))
-            {
-                return;
-            }
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 
@@ -88,9 +74,9 @@ internal sealed class CoapPeer(CoapServer server, string clientId) : IClientConn
     {
         while (true)
         {
-            Volatile.Write(ref _drainState, Draining);
+            _drain.BeginPass();
             server.Drain(this);
-            if (Interlocked.CompareExchange(ref _drainState, Idle, Draining) == Draining)
+            if (_drain.TryEnd())
             {
                 return;
             }

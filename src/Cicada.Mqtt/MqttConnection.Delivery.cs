@@ -9,9 +9,6 @@ namespace Cicada.Mqtt;
 /// <summary>Outbound side: the session's queue is drained into the pipe by a scheduled work item, not a task per connection.</summary>
 internal sealed partial class MqttConnection : IThreadPoolWorkItem
 {
-    private const int Idle = 0;
-    private const int Draining = 1;
-    private const int DrainAgain = 2;
     private const int MaxPerFlush = 256;
 
     private static readonly Func<Message, int, EncodedPublish> Encode =
@@ -29,33 +26,14 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
     private static readonly int V5Slots = V3Slots + 6;
 
-    private int _drainState;
+    private DrainSignal _drain;
     private bool _connAckSent;
 
     public void OnDeliveriesPending()
     {
-        while (true)
+        if (_drain.Request())
         {
-            var state = Volatile.Read(ref _drainState);
-            if (state == Idle)
-            {
-                if (Interlocked.CompareExchange(ref _drainState, Draining, Idle) == Idle)
-                {
-                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-                    return;
-                }
-            }
-            else if (state == Draining)
-            {
-                if (Interlocked.CompareExchange(ref _drainState, DrainAgain, Draining) == Draining)
-                {
-                    return;
-                }
-            }
-            else
-            {
-                return;
-            }
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 
@@ -67,9 +45,9 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         {
             while (true)
             {
-                Volatile.Write(ref _drainState, Draining);
+                _drain.BeginPass();
                 var full = await DrainOnceAsync();
-                if (!full && Interlocked.CompareExchange(ref _drainState, Idle, Draining) == Draining)
+                if (!full && _drain.TryEnd())
                 {
                     return;
                 }
@@ -78,7 +56,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or ObjectDisposedException)
         {
             // The output has completed: the connection is closing and its read loop cleans up.
-            Volatile.Write(ref _drainState, Idle);
+            _drain.Reset();
         }
     }
 

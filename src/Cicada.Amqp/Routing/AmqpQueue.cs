@@ -13,9 +13,6 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
 {
     public const string ClientIdPrefix = "amqp:q:";
 
-    private const int Idle = 0;
-    private const int Draining = 1;
-    private const int DrainAgain = 2;
     private const int BatchSize = 64;
 
     // Core caps a session's in-flight ids at 65,535: a queue's unacknowledged messages stay under that.
@@ -29,7 +26,7 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
     private readonly TimeProvider _time;
     private int _next;
     private int _wideKeys;
-    private int _drainState;
+    private DrainSignal _drain;
 
     public AmqpQueue(string name, bool durable, bool exclusive, bool autoDelete, Dictionary<string, object?>? arguments,
         object? owner, TimeProvider time)
@@ -287,28 +284,9 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
 
     public void OnDeliveriesPending()
     {
-        while (true)
+        if (_drain.Request())
         {
-            var state = Volatile.Read(ref _drainState);
-            if (state == Idle)
-            {
-                if (Interlocked.CompareExchange(ref _drainState, Draining, Idle) == Idle)
-                {
-                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-                    return;
-                }
-            }
-            else if (state == Draining)
-            {
-                if (Interlocked.CompareExchange(ref _drainState, DrainAgain, Draining) == Draining)
-                {
-                    return;
-                }
-            }
-            else
-            {
-                return;
-            }
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 
@@ -325,7 +303,7 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
         var channels = new HashSet<IConsumerChannel>();
         while (true)
         {
-            Volatile.Write(ref _drainState, Draining);
+            _drain.BeginPass();
             try
             {
                 while (true)
@@ -384,7 +362,7 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
                 batch.Clear();
             }
 
-            if (Interlocked.CompareExchange(ref _drainState, Idle, Draining) == Draining)
+            if (_drain.TryEnd())
             {
                 return;
             }
