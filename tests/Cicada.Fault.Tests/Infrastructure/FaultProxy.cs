@@ -115,15 +115,26 @@ public sealed class FaultProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Aborts one side with RST. Both pumps of a pair and <see cref="CutAll"/> may race to reset the
+    /// same client; a closed <see cref="TcpClient"/> has a null <see cref="TcpClient.Client"/>, so
+    /// every reset after the first is a no-op.
+    /// </summary>
     private static void Reset(TcpClient tcp)
     {
         try
         {
-            tcp.Client.LingerState = new LingerOption(true, 0);
+            if (tcp.Client is not { } socket)
+            {
+                return;
+            }
+
+            socket.LingerState = new LingerOption(true, 0);
             tcp.Close();
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or NullReferenceException)
         {
+            // Raced with another reset of the same client: already closed.
         }
     }
 }
