@@ -113,13 +113,10 @@ internal sealed partial class AmqpChannel
         }
 
         var durable = RouteNow(publish);
+        _connection.Edge.Watch(durable);
         if (_confirm)
         {
             _connection.AddConfirm(Number, ++_publishSeq, durable);
-        }
-        else
-        {
-            _connection.Edge.Watch(durable);
         }
     }
 
