@@ -31,7 +31,10 @@ internal sealed partial class VirtualHost
     /// <summary>A queue deleted by x-expires (the edge logs it).</summary>
     public Action<AmqpQueue>? Expired { get; set; }
 
-    /// <summary>A small write through the same store, to learn whether it accepts writes again.</summary>
+    /// <summary>
+    /// A write through the same store, to learn whether it accepts writes again. As big as a batch
+    /// of messages (64 KiB): a tiny one could fit in pages a full disk still has while messages do not.
+    /// </summary>
     public Task ProbeStoreAsync(DateTimeOffset now) =>
-        store.SaveTopologyAsync(new TopologyRecord(Prefix + "probe", now.ToString("O", CultureInfo.InvariantCulture)));
+        store.SaveTopologyAsync(new TopologyRecord(Prefix + "probe", now.ToString("O", CultureInfo.InvariantCulture).PadRight(64 * 1024, '.')));
 }
