@@ -144,14 +144,17 @@ def exchange_to_exchange():
 def exchange_to_amq_topic_reaches_mqtt():
     sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(MQTT_PORT), "-t", "e2e/+/state", "-C", "1", "-v", "-W", "10"],
                            stdout=subprocess.PIPE, text=True)
-    time.sleep(0.7)
     conn = connect()
     ch = conn.channel()
     x = unique("e2e-topic")
     ch.exchange_declare(x, "topic", auto_delete=True)
     ch.exchange_bind(destination="amq.topic", source=x, routing_key="e2e.#")
     ch.confirm_delivery()
-    ch.basic_publish(x, "e2e.lamp.state", b"on")
+    # Until the subscriber (which may still be connecting) has one: it exits after the first message.
+    deadline = time.time() + 10
+    while sub.poll() is None and time.time() < deadline:
+        ch.basic_publish(x, "e2e.lamp.state", b"on")
+        time.sleep(0.3)
     out, _ = sub.communicate(timeout=15)
     assert out.strip() == "e2e/lamp/state on", out
     conn.close()
@@ -161,7 +164,8 @@ def message_ttl():
     conn = connect()
     ch = conn.channel()
     q = unique("ttl")
-    ch.queue_declare(q, arguments={"x-message-ttl": 300})
+    # Long enough that a loaded machine still counts all three before they expire.
+    ch.queue_declare(q, arguments={"x-message-ttl": 2000})
     for i in range(3):
         ch.basic_publish("", q, f"m{i}".encode())
     assert count(conn, q) == 3
