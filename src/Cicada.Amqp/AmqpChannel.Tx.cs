@@ -44,7 +44,7 @@ internal sealed partial class AmqpChannel
                 var task = RouteNow(publish);
                 if (!task.IsCompletedSuccessfully)
                 {
-                    durable.Add(task);
+                    durable.Add(WithoutRefusals(task));
                 }
             }
 
@@ -126,6 +126,18 @@ internal sealed partial class AmqpChannel
         foreach (var queue in settled.Select(e => e.Value.Queue).Distinct())
         {
             queue.OnDeliveriesPending();
+        }
+    }
+
+    /// <summary>A full reject-publish queue drops a committed message (nobody to nack in tx mode); only a store failure fails the commit.</summary>
+    private static async Task WithoutRefusals(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception) when (task.Exception!.Flatten().InnerExceptions.All(e => e is PublishRefusedException))
+        {
         }
     }
 

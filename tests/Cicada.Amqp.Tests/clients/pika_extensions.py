@@ -217,6 +217,12 @@ def max_length_reject_publish():
     assert count(conn, q) == 1
     assert get_body(ch, q) == b"kept"
     ch.basic_publish("", q, b"room-again")  # confirmed: raises if nacked
+    # In a transaction the refused message is dropped; the commit itself succeeds.
+    tx = conn.channel()
+    tx.tx_select()
+    tx.basic_publish("", q, b"dropped-in-tx")
+    tx.tx_commit()
+    assert tx.is_open and count(conn, q) == 1
     ch.queue_delete(q)
     conn.close()
 
