@@ -79,6 +79,7 @@ internal sealed partial class HttpAuthMiddleware(RequestDelegate next, IAuthenti
             return;
         }
 
+        HttpAcl.SetUser(context, username);
         await next(context);
     }
 

@@ -60,6 +60,7 @@ public static class HttpServiceCollectionExtensions
         DeviceEndpoints.Map(api);
         DeviceControlEndpoints.Map(api);
         BrokerStateEndpoints.Map(api);
+        AclEndpoints.Map(api);
         StreamEndpoint.Map(api);
         MqttWebSocketEndpoint.Map(app);
         DashboardEndpoints.Map(app);

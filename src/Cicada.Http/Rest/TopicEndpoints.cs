@@ -34,7 +34,7 @@ internal static partial class TopicEndpoints
     private static async Task<IResult> PublishAsync(string topic, HttpContext context, Broker broker, IOptions<HttpOptions> options,
         ILoggerFactory loggers)
     {
-        if (CheckTopic(topic) is { } bad)
+        if ((CheckTopic(topic) ?? HttpAcl.CheckWrite(context, topic)) is { } bad)
         {
             return bad;
         }
@@ -84,9 +84,9 @@ internal static partial class TopicEndpoints
         return TypedResults.Json(new PublishResult(topic, (int)qos, retain, body.Length), HttpJsonContext.Default.PublishResult);
     }
 
-    private static IResult GetRetained(string topic, Broker broker)
+    private static IResult GetRetained(string topic, HttpContext context, Broker broker)
     {
-        if (CheckTopic(topic) is { } bad)
+        if ((CheckTopic(topic) ?? HttpAcl.CheckRead(context, topic)) is { } bad)
         {
             return bad;
         }
@@ -100,9 +100,10 @@ internal static partial class TopicEndpoints
         return Results.Bytes(message.Payload, message.Properties?.ContentType ?? "application/octet-stream");
     }
 
-    private static async Task<IResult> ClearAsync(string topic, Broker broker)
+    private static async Task<IResult> ClearAsync(string topic, HttpContext context, Broker broker)
     {
-        if (CheckTopic(topic) is { } bad)
+        // Clearing a retained message is a publish (of an empty retained message): write.
+        if ((CheckTopic(topic) ?? HttpAcl.CheckWrite(context, topic)) is { } bad)
         {
             return bad;
         }
