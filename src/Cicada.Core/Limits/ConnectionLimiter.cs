@@ -79,6 +79,31 @@ public sealed partial class ConnectionLimiter
         return new ConnectionLease(this, address);
     }
 
+    /// <summary>
+    /// A publish-rate bucket for one client connection (Limits:MaxPublishesPerSecond), or null
+    /// when there is no such limit. Check it with <see cref="AllowsPublish"/> from the connection's
+    /// own read loop only.
+    /// </summary>
+    public TokenBucket? CreatePublishBucket() => _options.MaxPublishesPerSecond > 0
+        ? new TokenBucket(_options.MaxPublishesPerSecond, _options.PublishBurst > 0 ? _options.PublishBurst : _options.MaxPublishesPerSecond)
+        : null;
+
+    /// <summary>False (and counted, logged) when the client's publish bucket is empty.</summary>
+    public bool AllowsPublish(TokenBucket? bucket, string protocol, string clientId, EndPoint? remote)
+    {
+        if (bucket is null || bucket.TryTake())
+        {
+            return true;
+        }
+
+        Exceeded("publish-rate", protocol, remote,
+            $"client {clientId} publishes faster than {_options.MaxPublishesPerSecond}/s (Limits:MaxPublishesPerSecond, Limits:PublishBurst)");
+        return false;
+    }
+
+    /// <summary>Counts and logs (rate-limited) a refusal an edge decided itself, e.g. an HTTP body over Http:MaxBodySize.</summary>
+    public void Refused(string limit, string protocol, EndPoint? remote, string detail) => Exceeded(limit, protocol, remote, detail);
+
     /// <summary>False (and counted, logged) when a session already holds the most subscriptions it may.</summary>
     public bool AllowsSubscription(string protocol, string clientId, int held)
     {
