@@ -25,13 +25,13 @@ public sealed class LimitsOptions
     /// HTTP counts per IP address). Over it: MQTT 5 DISCONNECT 0x96, MQTT 3.1.1 close, AMQP
     /// channel.close 406, CoAP 4.29, HTTP 429 with Retry-After.
     /// </summary>
-    public double MaxPublishesPerSecond { get; set; }
+    public int MaxPublishesPerSecond { get; set; }
 
     /// <summary>Publishes a client may send at once above the rate (the bucket size); 0 = one second's worth.</summary>
     public int PublishBurst { get; set; }
 
     /// <summary>HTTP requests one IP address may make a second (token bucket); over it: 429 with Retry-After.</summary>
-    public double MaxHttpRequestsPerSecond { get; set; }
+    public int MaxHttpRequestsPerSecond { get; set; }
 
     /// <summary>HTTP requests above the rate one IP address may make at once; 0 = one second's worth.</summary>
     public int HttpRequestBurst { get; set; }

@@ -28,6 +28,9 @@ public sealed record SecureBrokerSettings
 
     /// <summary>Extra configuration keys.</summary>
     public IReadOnlyDictionary<string, string>? Configuration { get; init; }
+
+    /// <summary>Also start the HTTP edge (on <see cref="SecureBroker.HttpPort"/>).</summary>
+    public bool Http { get; init; }
 }
 
 /// <summary>
@@ -52,6 +55,9 @@ public sealed class SecureBroker : IAsyncDisposable
     public int Port { get; }
 
     public int TlsPort { get; }
+
+    /// <summary>The HTTP listener's port; 0 unless <see cref="SecureBrokerSettings.Http"/>.</summary>
+    public int HttpPort { get; private init; }
 
     public string CertificateDirectory => Path.Combine(Directory, "certs");
 
@@ -121,10 +127,11 @@ public sealed class SecureBroker : IAsyncDisposable
 
         var port = FreePort();
         var tlsPort = settings.Tls ? FreePort() : 0;
+        var httpPort = settings.Http ? FreePort() : 0;
         List<string> arguments =
         [
             ServerDll, "--mqtt", $"127.0.0.1:{port}", "--mqtts", settings.Tls ? $"127.0.0.1:{tlsPort}" : "off",
-            "--http", "off", "--coap", "off", "--amqp", "off",
+            "--http", settings.Http ? $"127.0.0.1:{httpPort}" : "off", "--coap", "off", "--amqp", "off",
             "--storage", "memory", "--data", Path.Combine(directory, "data"), "--config", configFile,
         ];
         var environment = new Dictionary<string, string>();
@@ -134,7 +141,7 @@ public sealed class SecureBroker : IAsyncDisposable
         }
 
         var process = ExternalProcess.Start("dotnet", arguments, environment);
-        var broker = new SecureBroker(directory, port, tlsPort, process);
+        var broker = new SecureBroker(directory, port, tlsPort, process) { HttpPort = httpPort };
         try
         {
             await broker.WaitUntilListeningAsync();
@@ -157,7 +164,7 @@ public sealed class SecureBroker : IAsyncDisposable
                 throw new InvalidOperationException($"cicada exited during start-up.\n{Output}");
             }
 
-            if (await AcceptsAsync(Port) && (TlsPort == 0 || await AcceptsAsync(TlsPort)))
+            if (await AcceptsAsync(Port) && (TlsPort == 0 || await AcceptsAsync(TlsPort)) && (HttpPort == 0 || await AcceptsAsync(HttpPort)))
             {
                 return;
             }
