@@ -162,7 +162,7 @@ public class SessionTests
         var session = NewSession(maxQueued: 3);
         var accepted = new[] { "1", "2", "3", "4", "5" }.Select(p => session.Enqueue(D(p))).ToList();
 
-        Assert.Equal([true, true, true, false, false], accepted);
+        Assert.Equal([0, 0, 0, 1, 1], accepted);
         Assert.Equal(2, session.Dropped);
         Assert.Equal(3, session.PendingCount);
         Assert.Equal(["3", "4", "5"], session.Drain().Select(t => t.Delivery.Text()));
