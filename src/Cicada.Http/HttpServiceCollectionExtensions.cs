@@ -52,6 +52,7 @@ public static class HttpServiceCollectionExtensions
         app.ApplicationServices.GetRequiredService<HttpMetrics>();
 
         app.UseMiddleware<HttpErrorMiddleware>();
+        app.UseMiddleware<HttpRateLimitMiddleware>();
         app.UseMiddleware<HttpAuthMiddleware>();
         app.UseWebSockets();
 

@@ -31,6 +31,9 @@ public sealed record SecureBrokerSettings
 
     /// <summary>Extra configuration keys.</summary>
     public IReadOnlyDictionary<string, string>? Configuration { get; init; }
+
+    /// <summary>Also start the HTTP edge (on <see cref="SecureBroker.HttpPort"/>).</summary>
+    public bool Http { get; init; }
 }
 
 /// <summary>
@@ -56,7 +59,7 @@ public sealed class SecureBroker : IAsyncDisposable
 
     public int TlsPort { get; }
 
-    /// <summary>The HTTP, CoAP (UDP) and AMQP ports when <see cref="SecureBrokerSettings.AllEdges"/>; else 0.</summary>
+    /// <summary>The HTTP, CoAP (UDP) and AMQP ports when <see cref="SecureBrokerSettings.AllEdges"/> (HTTP also with <see cref="SecureBrokerSettings.Http"/>); else 0.</summary>
     public int HttpPort { get; private init; }
 
     public int CoapPort { get; private init; }
@@ -131,7 +134,7 @@ public sealed class SecureBroker : IAsyncDisposable
 
         var port = FreePort();
         var tlsPort = settings.Tls ? FreePort() : 0;
-        var (httpPort, coapPort, amqpPort) = settings.AllEdges ? (FreePort(), FreeUdpPort(), FreePort()) : (0, 0, 0);
+        var (httpPort, coapPort, amqpPort) = settings.AllEdges ? (FreePort(), FreeUdpPort(), FreePort()) : (settings.Http ? FreePort() : 0, 0, 0);
         string Listen(int edgePort) => edgePort == 0 ? "off" : $"127.0.0.1:{edgePort}";
         List<string> arguments =
         [
