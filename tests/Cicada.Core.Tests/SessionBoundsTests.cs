@@ -37,6 +37,7 @@ public class SessionBoundsTests
 
         Assert.Equal(2, session.TrimPending(2, dropNewest: false));
 
+        Assert.Equal(2, session.PendingBytes);
         Assert.Equal(["c", "d"], session.Drain().Select(t => t.Delivery.Text()));
         Assert.Equal([3L, 4L], await StoredSeqsAsync(store));
     }
@@ -49,6 +50,7 @@ public class SessionBoundsTests
 
         Assert.Equal(1, session.TrimPending(2, dropNewest: true));
         Assert.Equal(0, session.TrimPending(2, dropNewest: true));
+        Assert.Equal(2, session.PendingBytes);
 
         Assert.Equal(["a", "b"], session.Drain().Select(t => t.Delivery.Text()));
         Assert.Equal([1L, 2L], await StoredSeqsAsync(store));
@@ -61,6 +63,7 @@ public class SessionBoundsTests
         var session = await FilledAsync(store, "old1", "old2", "live", "old3");
 
         Assert.Equal(2, session.DropExpiredHead(m => m.Payload.Span[0] == (byte)'o'));
+        Assert.Equal("liveold3".Length, session.PendingBytes);
 
         Assert.Equal(["live", "old3"], session.Drain().Select(t => t.Delivery.Text()));
         Assert.Equal([3L, 4L], await StoredSeqsAsync(store));

@@ -14,11 +14,11 @@ public sealed partial class Session
         {
             while (_pending.TryPeek(out var delivery) && expired(delivery.Message))
             {
-                (dropped ??= []).Add(_pending.Dequeue());
+                (dropped ??= []).Add(DequeueLocked());
             }
         }
 
-        return Forget(dropped);
+        return ForgetDropped(dropped);
     }
 
     /// <summary>
@@ -41,7 +41,7 @@ public sealed partial class Session
             {
                 while (_pending.Count > keep)
                 {
-                    (dropped ??= []).Add(_pending.Dequeue());
+                    (dropped ??= []).Add(DequeueLocked());
                 }
             }
             else
@@ -57,12 +57,13 @@ public sealed partial class Session
                     else
                     {
                         (dropped ??= []).Add(all[i]);
+                        _pendingBytes -= all[i].Message.Payload.Length;
                     }
                 }
             }
         }
 
-        return Forget(dropped);
+        return ForgetDropped(dropped);
     }
 
     /// <summary>As <see cref="Complete(int)"/>; <paramref name="durable"/> completes when the removal is stored (a transaction's commit waits for it).</summary>
@@ -86,7 +87,7 @@ public sealed partial class Session
         return true;
     }
 
-    private int Forget(List<Delivery>? dropped)
+    private int ForgetDropped(List<Delivery>? dropped)
     {
         if (dropped is null)
         {
