@@ -99,6 +99,28 @@ async function v5() {
   return { granted: granted.map(g => g.qos), received };
 }
 
+// A v5 device (client id = its identifier, args: identifier): publishes retained state
+// power=off, answers every command on devices/{id}/commands/+ on the Response Topic with the
+// same Correlation Data (MQTT 5 §4.10), until stdin closes.
+async function device() {
+  clearTimeout(timeout);
+  const id = process.argv[5];
+  const client = await connect(id, { protocolVersion: 5 });
+  await client.publishAsync(`devices/${id}/state/power`, 'off', { qos: 1, retain: true });
+  client.on('message', (topic, payload, packet) => {
+    const props = packet.properties ?? {};
+    if (props.responseTopic) {
+      client.publish(props.responseTopic, `ack:${topic.split('/').pop()}:${payload.toString('utf8')}`,
+        { qos: 1, properties: { correlationData: props.correlationData } });
+    }
+  });
+  await client.subscribeAsync(`devices/${id}/commands/+`, { qos: 1 });
+  console.log(JSON.stringify({ ready: true }));
+  await new Promise(resolve => process.stdin.on('end', resolve).resume());
+  await client.endAsync();
+  return { held: true };
+}
+
 // Subscribes and waits for `count` messages published by somebody else (another protocol).
 async function listen(count) {
   const sub = await connect(`${prefix}-listen`);
@@ -128,7 +150,7 @@ async function hold() {
   return { held: true };
 }
 
-const scenarios = { v5, qos, retained, will, large, listen: () => listen(Number(process.argv[5] ?? 1)), publish, hold };
+const scenarios = { v5, device, qos, retained, will, large, listen: () => listen(Number(process.argv[5] ?? 1)), publish, hold };
 try {
   const result = await scenarios[scenario]();
   console.log(JSON.stringify(result));
