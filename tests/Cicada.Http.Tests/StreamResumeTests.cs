@@ -146,4 +146,43 @@ public sealed class StreamResumeTests(BrokerFixture fixture) : IClassFixture<Bro
         Assert.Equal(events[1].Id, gap.GetProperty("oldest_event_id").GetString());
         Assert.Equal(["m3", "m4", "m5"], events.Skip(1).Select(e => e.Payload));
     }
+
+    [Fact]
+    public async Task BrowserEventSource_ReconnectsWithLastEventId_AndGetsTheMessagePublishedWhileAway()
+    {
+        var prefix = Prefix();
+        await using var browser = await Chromium.StartAsync();
+        await browser.NavigateAsync(_broker.BaseUrl + "/healthz");
+        Assert.True(await DeviceRegistryTests.WaitUntil(() => browser.EvaluateAsync("location.pathname").Result == "/healthz"));
+        await browser.EvaluateAsync($$"""
+            (() => { window.got = []; window.opens = 0;
+              const s = new EventSource('/api/v1/stream?filter={{Uri.EscapeDataString(prefix + "/#")}}');
+              s.onopen = () => window.opens++;
+              s.addEventListener('message', e => window.got.push(JSON.parse(e.data).payload + '@' + e.lastEventId));
+              return 'ok'; })()
+            """);
+
+        var streamId = string.Empty;
+        Assert.True(await DeviceRegistryTests.WaitUntil(() =>
+        {
+            var subs = JsonDocument.Parse(Curl($"{_broker.BaseUrl}/api/v1/subscriptions").Body).RootElement;
+            streamId = subs.EnumerateArray().Where(x => x.GetProperty("filter").GetString() == prefix + "/#")
+                .Select(x => x.GetProperty("client_id").GetString()!).FirstOrDefault() ?? string.Empty;
+            return streamId.Length > 0;
+        }), "the browser's stream never subscribed");
+        Publish(_broker, prefix + "/a", "before");
+        Assert.True(await DeviceRegistryTests.WaitUntil(() => browser.EvaluateAsync("window.got.length").Result == "1"));
+
+        // An MQTT client taking over the stream's client id closes it (MQTT-3.1.4-2), and publishes at
+        // once: the browser reconnects after the stream's retry (2 s) sending Last-Event-ID.
+        Assert.Equal(0, Run("mosquitto_pub", ["-h", "127.0.0.1", "-p", _broker.MqttPort.ToString(CultureInfo.InvariantCulture),
+            "-i", streamId, "-t", prefix + "/a", "-m", "while-away", "-q", "1"]).ExitCode);
+        Assert.True(await DeviceRegistryTests.WaitUntil(() => browser.EvaluateAsync("window.got.length").Result == "2", 15),
+            "the missed message never arrived: " + await browser.EvaluateAsync("JSON.stringify(window.got)"));
+        Assert.Equal("2", await browser.EvaluateAsync("window.opens"));
+
+        var got = JsonSerializer.Deserialize<string[]>(await browser.EvaluateAsync("JSON.stringify(window.got)"))!;
+        Assert.StartsWith("before@", got[0], StringComparison.Ordinal);
+        Assert.StartsWith("while-away@", got[1], StringComparison.Ordinal);
+    }
 }
