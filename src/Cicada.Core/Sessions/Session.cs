@@ -227,8 +227,19 @@ public sealed partial class Session : ISubscriber
                     break;
                 }
 
+                // A stored delivery's id follows from its queue position, so the same message gets
+                // the same id after a crash even when its "sent with id" write was not yet durable:
+                // a QoS 2 receiver that already holds the id then recognises the resend instead of
+                // delivering it twice (MQTT-4.4.0-1 "original Packet Identifiers", MQTT-4.3.3-9).
+                // If that id is still held by an older delivery (65,535 positions back), wait for it.
+                var stored = delivery.Seq != 0 ? IdForSeq(delivery.Seq) : 0;
+                if (stored != 0 && inflight.ContainsKey(stored))
+                {
+                    break;
+                }
+
                 _pending.Dequeue();
-                id = AllocateId();
+                id = stored != 0 ? stored : AllocateId();
                 inflight.Add(id, new InflightDelivery(id, delivery, DeliveryState.Sent, ++_nextOrder));
                 if (delivery.Seq != 0)
                 {
@@ -243,6 +254,9 @@ public sealed partial class Session : ISubscriber
         id = 0;
         return false;
     }
+
+    /// <summary>Packet ids are 1..65535 (MQTT-2.3.1-1); queue positions start at 1.</summary>
+    internal static int IdForSeq(long seq) => (int)((seq - 1) % 65_535) + 1;
 
     private int AllocateId()
     {
