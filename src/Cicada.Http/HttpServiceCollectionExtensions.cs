@@ -56,6 +56,7 @@ public static class HttpServiceCollectionExtensions
         app.ApplicationServices.GetRequiredService<SseReplayBuffer>();
 
         app.UseMiddleware<HttpErrorMiddleware>();
+        app.UseMiddleware<HttpRateLimitMiddleware>();
         app.UseMiddleware<HttpAuthMiddleware>();
         app.UseWebSockets();
 
@@ -64,6 +65,7 @@ public static class HttpServiceCollectionExtensions
         DeviceEndpoints.Map(api);
         DeviceControlEndpoints.Map(api);
         BrokerStateEndpoints.Map(api);
+        AclEndpoints.Map(api);
         StreamEndpoint.Map(api);
         MqttWebSocketEndpoint.Map(app);
         DashboardEndpoints.Map(app);
