@@ -89,6 +89,8 @@ public static partial class CicadaServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            ByteCounting.Install(kestrel, port =>
+                port == settings.Mqtt.Port || port == settings.MqttTls.Port ? "mqtt" : port == settings.Amqp.Port ? "amqp" : "http");
             if (!settings.Mqtt.IsOff)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
             if (!settings.MqttTls.IsOff && settings.Tls is { } tls)

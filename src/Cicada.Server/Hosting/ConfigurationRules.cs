@@ -37,6 +37,8 @@ public static class ConfigurationRules
         new("Sys:IntervalSeconds", 0, 86_400, "0 turns $SYS off; more than a day between updates is a mistake"),
         new("Http:MaxBodySize", 1, long.MaxValue, "a request body limit of 0 would refuse every publish"),
         new("Http:StreamKeepAliveSeconds", 1, 3600, "the SSE keep-alive comment must come often enough for proxies to keep the stream open"),
+        new("Http:StreamReplayMessages", 0, 1_000_000, "the SSE replay buffer is held in memory"),
+        new("Http:StreamReplaySeconds", 1, 86_400, "the SSE replay buffer is held in memory"),
         new("Coap:MaxBodySize", 1, int.MaxValue, "a body limit of 0 would refuse every publish (announced as Size1, RFC 7959 §4)"),
         new("Coap:BlockSize", 16, 1024, "block sizes are 16 to 1024 bytes (RFC 7959 §2.2, SZX 0..6)"),
         new("Coap:SeparateResponseAfterMilliseconds", 0, 60_000, "a client retransmits a CON after 2-3 s (RFC 7252 §4.8): answer or acknowledge before that"),
