@@ -37,6 +37,7 @@ public sealed partial class Bridge : IClientConnection, IThreadPoolWorkItem
     private ClientLink? _link;
     private CancellationTokenSource? _connectionCts;
     private string? _closeReason;
+    private volatile bool _shuttingDown;
 
     public Bridge(BridgeSettings settings, Broker broker, BridgeMetrics metrics, ILogger logger, int maxPacketSize)
     {
@@ -90,7 +91,7 @@ public sealed partial class Bridge : IClientConnection, IThreadPoolWorkItem
 
             failures = connected ? 0 : failures + 1;
             var delay = _settings.BackOff(Math.Max(0, failures - 1));
-            if (stopping.IsCancellationRequested)
+            if (stopping.IsCancellationRequested || _shuttingDown)
             {
                 if (connected)
                 {
@@ -337,6 +338,12 @@ public sealed partial class Bridge : IClientConnection, IThreadPoolWorkItem
     /// <summary>Core asks to close: another connection took the session id over, or the broker stops.</summary>
     public void Close(CloseReason reason)
     {
+        // Core closes every client when the broker stops, before the hosted services stop.
+        if (reason == CloseReason.ServerShuttingDown)
+        {
+            _shuttingDown = true;
+        }
+
         _closeReason = reason == CloseReason.SessionTakenOver
             ? $"another client connected to Cicada with the client id {_settings.CoreClientId}"
             : "Cicada is shutting down";

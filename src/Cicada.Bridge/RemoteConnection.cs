@@ -24,8 +24,9 @@ internal sealed class RemoteConnection : IAsyncDisposable
         _socket = socket;
         _stream = stream;
         _time = time;
-        Input = PipeReader.Create(stream);
-        Output = PipeWriter.Create(stream);
+        // The pipes leave the stream to DisposeAsync, which closes it once, after both are complete.
+        Input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+        Output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         RemoteEndPoint = socket.RemoteEndPoint;
         MarkSent();
         MarkReceived();
@@ -149,9 +150,9 @@ internal sealed class RemoteConnection : IAsyncDisposable
             await _stream.DisposeAsync();
             _socket.Dispose();
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
         {
-            // A TLS close_notify that can no longer be sent.
+            // Output that can no longer be flushed, a TLS close_notify that can no longer be sent.
         }
         finally
         {

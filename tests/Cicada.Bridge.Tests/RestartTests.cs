@@ -68,6 +68,7 @@ public sealed class RestartTests
 
         // The remote goes away and comes back empty (no persistence): the bridge reconnects,
         // subscribes again and forwards both ways.
+        await cicada.WaitForLogAsync(Forwarding("r"), count: 2);
         await remote.StopAsync();
         await cicada.WaitForLogAsync("Bridge r disconnected from");
         await remote.StartAsync();
@@ -78,6 +79,7 @@ public sealed class RestartTests
         await using var far = await MosquittoClients.SubscribeAsync(remote.Port, "dev/#");
         await MosquittoClients.PublishAsync(cicada.Port, "local/dev/t", "outbound-after-restart");
         await far.WaitForPayloadAsync("outbound-after-restart");
-        Assert.Contains(cicada.Lines, l => l.Contains("Bridge r connected to 127.0.0.1", StringComparison.Ordinal));
+        Assert.Contains(cicada.Lines, l => l.Contains("Bridge r disconnected from 127.0.0.1", StringComparison.Ordinal)
+            && l.Contains("the remote closed the connection", StringComparison.Ordinal));
     }
 }
