@@ -14,10 +14,10 @@ public static class MosquittoClients
 {
     private const string Prefix = "MSG\t";
 
-    public static async Task PublishAsync(int port, string topic, string payload, int qos = 1, string version = "mqttv311")
+    public static async Task PublishAsync(int port, string topic, string payload, int qos = 1, string version = "mqttv311", params string[] extra)
     {
         await using var process = ChildProcess.Start("mosquitto_pub",
-            ["-h", "127.0.0.1", "-p", Invariant(port), "-V", version, "-t", topic, "-m", payload, "-q", Invariant(qos)]);
+            ["-h", "127.0.0.1", "-p", Invariant(port), "-V", version, "-t", topic, "-m", payload, "-q", Invariant(qos), .. extra]);
         var exit = await process.WaitForExitAsync(TestPorts.Wait);
         Assert.True(exit == 0, $"mosquitto_pub to {port} failed ({exit}):\n{process.Output}");
     }
