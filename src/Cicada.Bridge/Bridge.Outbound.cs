@@ -65,6 +65,14 @@ public sealed partial class Bridge
             // session and go again on the next connection (MQTT-4.4.0-1).
             _drain.Reset();
         }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Anything else: end the connection, so the next one starts the drain afresh rather
+            // than leaving it stuck and the queue growing.
+            _drain.Reset();
+            BridgeLog.DrainFailed(_logger, _settings.Name, ex.Message);
+            _remote?.Abort();
+        }
     }
 
     /// <summary>Writes up to <see cref="MaxPerFlush"/> deliveries and flushes; true when more may be waiting.</summary>

@@ -82,10 +82,10 @@ public sealed partial class Bridge : IClientConnection, IThreadPoolWorkItem
             {
                 return;
             }
-            catch (Exception ex) when (ex is SocketException or IOException or AuthenticationException or OperationCanceledException
-                or MqttProtocolException or TimeoutException or ObjectDisposedException or InvalidOperationException
-                or System.Security.Cryptography.CryptographicException)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
+                // Whatever went wrong with one connection (the network, the remote, a CA file that
+                // no longer parses, a store write), the bridge logs it and tries again later.
                 reason = Describe(ex);
             }
 
@@ -250,7 +250,7 @@ public sealed partial class Bridge : IClientConnection, IThreadPoolWorkItem
             var ended = await Task.WhenAny(reading, keepAlive);
             return _closeReason ?? await ended;
         }
-        catch (Exception ex) when (IsConnectionError(ex))
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             return _closeReason ?? (stopping.IsCancellationRequested ? "Cicada is shutting down" : Describe(ex));
         }

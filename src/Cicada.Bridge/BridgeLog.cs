@@ -36,4 +36,7 @@ internal static partial class BridgeLog
     [LoggerMessage(EventId = 9, Level = LogLevel.Debug,
         Message = "Bridge {Bridge} forwarding: {Resent} in-flight message(s) re-sent, subscribed at {Remote} to {Filters}")]
     public static partial void Ready(ILogger logger, string bridge, int resent, string remote, string filters);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "Bridge {Bridge}: sending to the remote failed ({Reason}); reconnecting")]
+    public static partial void DrainFailed(ILogger logger, string bridge, string reason);
 }
