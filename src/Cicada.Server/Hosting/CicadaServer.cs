@@ -1,5 +1,6 @@
 using System.Reflection;
 using Cicada.Amqp;
+using Cicada.Bridge;
 using Cicada.Coap;
 using Cicada.Core;
 using Cicada.Core.Auth;
@@ -51,6 +52,8 @@ public static partial class CicadaServer
         services.AddCicadaMqtt(configuration);
         services.AddCicadaAmqp(configuration);
         services.AddCicadaDevices(configuration);
+        // After Core: bridges start once Core has loaded the sessions they resume.
+        services.AddCicadaBridges(configuration);
         if (!settings.Http.IsOff)
         {
             services.AddCicadaHttp(configuration);

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
 using Cicada.Amqp;
+using Cicada.Bridge;
 using Cicada.Coap;
 using Cicada.Core;
 using Cicada.Core.Auth;
@@ -107,9 +108,12 @@ public static class ConfigurationRules
         return properties;
     }
 
-    /// <summary>Every key of the bound sections (<c>Mqtt:MaxPacketSize</c>, …).</summary>
+    /// <summary>
+    /// Every key of the bound sections (<c>Mqtt:MaxPacketSize</c>, …), and of the <c>Bridges</c>
+    /// array as its documentation writes them (<c>Bridges:N:Address</c>).
+    /// </summary>
     public static IReadOnlyList<string> BoundKeys() =>
-        [.. BoundSections().SelectMany(b => b.Properties.Keys.Select(k => $"{b.Section}:{k}"))];
+        [.. BoundSections().SelectMany(b => b.Properties.Keys.Select(k => $"{b.Section}:{k}")), .. BridgeConfiguration.DocumentedKeys];
 
     /// <summary>Every problem found, each as <c>KEY: 'VALUE' REASON</c>; empty when the configuration is usable.</summary>
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
@@ -117,6 +121,7 @@ public static class ConfigurationRules
         var problems = new List<string>();
         var typeErrors = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         CheckBoundSections(configuration, problems, typeErrors);
+        problems.AddRange(BridgeConfiguration.Validate(configuration));
 
         foreach (var rule in Ranges)
         {
