@@ -18,7 +18,8 @@ public sealed class MqttConnectionHandler(
     IOptions<MqttOptions> options,
     ILogger<MqttConnectionHandler> logger) : ConnectionHandler
 {
-    private readonly MqttEdge _edge = new(broker, authenticator, heartbeat, options.Value, logger) {
+    private readonly MqttEdge _edge = new(broker, authenticator, heartbeat, options.Value, logger)
+    {
         Authorizer = authorizer,
         Limiter = limiter,
         Mechanisms = mechanisms,
