@@ -163,7 +163,13 @@ internal sealed partial class AmqpConnection
             return AuthResult.Allowed;
         }
 
-        return Check(user, password);
+        var result = Check(user, password);
+        if (result == AuthResult.Allowed)
+        {
+            Username = user; // the ACL's user; guest/guest above stays the anonymous client
+        }
+
+        return result;
 
         AuthResult Check(string? u, byte[]? p)
         {
