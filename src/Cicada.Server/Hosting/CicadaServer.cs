@@ -87,6 +87,9 @@ public static partial class CicadaServer
         services.PostConfigure<AuthOptions>(o => o.UsersFile = settings.UsersFile);
         services.AddSingleton<UsersFileAuthenticator>();
         services.AddSingleton<IAuthenticator>(sp => sp.GetRequiredService<UsersFileAuthenticator>());
+        // MQTT 5 enhanced authentication (§4.12) against the SCRAM credentials of the same users file.
+        services.AddSingleton<IAuthenticationMechanism>(sp => ScramSha256Mechanism.ForUsersFile(
+            sp.GetRequiredService<UsersFileAuthenticator>().UsersFile, sp.GetRequiredService<ILogger<ScramSha256Mechanism>>()));
 
         builder.WebHost.UseKestrelCore();
         builder.WebHost.ConfigureKestrel(kestrel =>
