@@ -51,7 +51,7 @@ public static partial class CicadaServer
         services.AddCicadaMqtt(configuration);
         services.AddCicadaAmqp(configuration);
         services.AddCicadaDevices(configuration);
-        if (!settings.Http.IsOff)
+        if (settings.ServesHttp)
         {
             services.AddCicadaHttp(configuration);
         }
@@ -84,6 +84,8 @@ public static partial class CicadaServer
         services.PostConfigure<AuthOptions>(o => o.UsersFile = settings.UsersFile);
         services.AddSingleton<UsersFileAuthenticator>();
         services.AddSingleton<IAuthenticator>(sp => sp.GetRequiredService<UsersFileAuthenticator>());
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ReloadSignal>(sp, settings));
+        services.AddHostedService(sp => sp.GetRequiredService<ReloadSignal>());
 
         builder.WebHost.UseKestrelCore();
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -91,23 +93,13 @@ public static partial class CicadaServer
             kestrel.AddServerHeader = false;
             if (!settings.Mqtt.IsOff)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
-            if (!settings.MqttTls.IsOff && settings.Tls is { } tls)
-            {
-                var tlsLogger = kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Cicada.Tls");
-                Listen(kestrel, settings.MqttTls, lo =>
-                {
-                    // Kestrel's TLS middleware wraps any connection handler, not only HTTP's.
-                    lo.UseHttps(https => tls.Configure(https, tlsLogger, offerAlpn: false));
-                    tls.UseClientIdentity(lo, tlsLogger);
-                    lo.UseConnectionHandler<MqttConnectionHandler>();
-                });
-            }
+            ListenTls(kestrel, settings);
             if (!settings.Amqp.IsOff)
                 Listen(kestrel, settings.Amqp, lo => lo.UseConnectionHandler<AmqpConnectionHandler>());
             if (!settings.Http.IsOff)
                 Listen(kestrel, settings.Http, _ => { });
         });
-        if (settings.Mqtt.IsOff && settings.MqttTls.IsOff && settings.Amqp.IsOff && settings.Http.IsOff)
+        if (settings.NoTcpListener)
         {
             // Kestrel with no endpoint binds http://localhost:5000 by default; with every TCP edge
             // off there must be no listener at all, so the server is replaced by one that binds nothing.
@@ -115,7 +107,7 @@ public static partial class CicadaServer
         }
 
         var app = builder.Build();
-        if (!settings.Http.IsOff)
+        if (settings.ServesHttp)
         {
             app.MapCicadaHttp();
         }
@@ -152,6 +144,7 @@ public static partial class CicadaServer
             settings.Storage == StorageKind.Sqlite ? $"sqlite {settings.DatabasePath}" : "memory",
             auth.AllowAnonymous ? "allowed" : "refused",
             auth.UsersFile is { Exists: true } file ? $"{file.Path} ({file.Count} users)" : $"{settings.UsersFile} (absent)");
+        LogTlsListeners(logger, settings);
 
         await app.WaitForShutdownAsync(cancellationToken);
         LogStopped(logger);

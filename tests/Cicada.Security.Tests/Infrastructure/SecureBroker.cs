@@ -26,6 +26,9 @@ public sealed record SecureBrokerSettings
     /// <summary>Users, written with <c>mosquitto_passwd</c> (Cicada reads mosquitto's <c>$7$</c> hashes).</summary>
     public IReadOnlyDictionary<string, string>? Users { get; init; }
 
+    /// <summary>Also open <c>--amqps</c> and <c>--https</c> (needs <see cref="Tls"/>) on free loopback ports.</summary>
+    public bool TlsEdges { get; init; }
+
     /// <summary>Extra configuration keys.</summary>
     public IReadOnlyDictionary<string, string>? Configuration { get; init; }
 }
@@ -52,6 +55,15 @@ public sealed class SecureBroker : IAsyncDisposable
     public int Port { get; }
 
     public int TlsPort { get; }
+
+    /// <summary>AMQPS port (<see cref="SecureBrokerSettings.TlsEdges"/>), else 0.</summary>
+    public int AmqpsPort { get; private init; }
+
+    /// <summary>HTTPS/WSS port (<see cref="SecureBrokerSettings.TlsEdges"/>), else 0.</summary>
+    public int HttpsPort { get; private init; }
+
+    /// <summary>The broker's process id (for signals).</summary>
+    public int ProcessId => _process.Id;
 
     public string CertificateDirectory => Path.Combine(Directory, "certs");
 
@@ -127,6 +139,12 @@ public sealed class SecureBroker : IAsyncDisposable
             "--http", "off", "--coap", "off", "--amqp", "off",
             "--storage", "memory", "--data", Path.Combine(directory, "data"), "--config", configFile,
         ];
+        var (amqpsPort, httpsPort) = settings.TlsEdges ? (FreePort(), FreePort()) : (0, 0);
+        if (settings.TlsEdges)
+        {
+            arguments.AddRange(["--amqps", $"127.0.0.1:{amqpsPort}", "--https", $"127.0.0.1:{httpsPort}"]);
+        }
+
         var environment = new Dictionary<string, string>();
         foreach (var (key, value) in settings.Configuration ?? new Dictionary<string, string>())
         {
@@ -134,7 +152,7 @@ public sealed class SecureBroker : IAsyncDisposable
         }
 
         var process = ExternalProcess.Start("dotnet", arguments, environment);
-        var broker = new SecureBroker(directory, port, tlsPort, process);
+        var broker = new SecureBroker(directory, port, tlsPort, process) { AmqpsPort = amqpsPort, HttpsPort = httpsPort };
         try
         {
             await broker.WaitUntilListeningAsync();
@@ -157,7 +175,8 @@ public sealed class SecureBroker : IAsyncDisposable
                 throw new InvalidOperationException($"cicada exited during start-up.\n{Output}");
             }
 
-            if (await AcceptsAsync(Port) && (TlsPort == 0 || await AcceptsAsync(TlsPort)))
+            if (await AcceptsAsync(Port) && (TlsPort == 0 || await AcceptsAsync(TlsPort))
+                && (AmqpsPort == 0 || await AcceptsAsync(AmqpsPort)) && (HttpsPort == 0 || await AcceptsAsync(HttpsPort)))
             {
                 return;
             }
