@@ -13,6 +13,8 @@ public sealed class ReloadSignalTests
 {
     private static async Task SighupAsync(SecureBroker broker)
     {
+        // The handler is registered before the start line; without it SIGHUP would end the process.
+        await broker.WaitForLogAsync(" started: mqtt ");
         var result = await ExternalProcess.RunAsync("kill", ["-HUP", SecureBroker.Invariant(broker.ProcessId)]);
         Assert.True(result.ExitCode == 0, result.ToString());
     }
@@ -23,8 +25,14 @@ public sealed class ReloadSignalTests
         var before = new FileInfo(path);
         var (time, length) = (before.LastWriteTimeUtc, before.Length);
         Assert.Equal(length, System.Text.Encoding.UTF8.GetByteCount(text));
-        File.WriteAllText(path, text);
-        File.SetLastWriteTimeUtc(path, time);
+
+        // Written aside, dated, then renamed over: the broker, which looks at the file every second,
+        // never sees it with a new time.
+        var temp = path + ".new";
+        File.WriteAllText(temp, text);
+        File.SetLastWriteTimeUtc(temp, time);
+        File.Move(temp, path, overwrite: true);
+        Assert.Equal((time, length), (new FileInfo(path).LastWriteTimeUtc, new FileInfo(path).Length));
     }
 
     private static async Task<string> HashLineAsync(string directory, string user, string password)
@@ -124,7 +132,17 @@ public sealed class ReloadSignalTests
         // A TLS subscriber connected with the first certificate.
         var oldCa = Path.Combine(broker.Directory, "old-ca.crt");
         File.Copy(broker.CaFile, oldCa);
-        await using var tlsSubscriber = await Mosquitto.SubscribeAsync(broker.TlsPort, "tls/#", "--cafile", oldCa);
+        ExternalProcess tlsSubscriber;
+        try
+        {
+            tlsSubscriber = await Mosquitto.SubscribeAsync(broker.TlsPort, "tls/#", "--cafile", oldCa);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}\n--- broker ---\n{broker.Output}", ex);
+        }
+
+        await using var subscriberLifetime = tlsSubscriber;
 
         await using var probe = await RawMqttClient.ConnectAcceptedAsync(broker.Port, "acl-probe");
         Assert.Equal([0x80], (await probe.SubscribeAsync("bbbb/#")).SubAckReturnCodes);

@@ -140,10 +140,10 @@ public sealed class SecureBroker : IAsyncDisposable
             "--storage", "memory", "--data", Path.Combine(directory, "data"), "--config", configFile,
         ];
         var (amqpsPort, httpsPort) = settings.TlsEdges ? (FreePort(), FreePort()) : (0, 0);
-        if (settings.TlsEdges)
-        {
-            arguments.AddRange(["--amqps", $"127.0.0.1:{amqpsPort}", "--https", $"127.0.0.1:{httpsPort}"]);
-        }
+        // With a certificate, AMQPS and HTTPS would otherwise open on their fixed default ports.
+        arguments.AddRange(settings.TlsEdges
+            ? ["--amqps", $"127.0.0.1:{amqpsPort}", "--https", $"127.0.0.1:{httpsPort}"]
+            : ["--amqps", "off", "--https", "off"]);
 
         var environment = new Dictionary<string, string>();
         foreach (var (key, value) in settings.Configuration ?? new Dictionary<string, string>())
