@@ -44,6 +44,8 @@ internal sealed partial class AmqpChannel
             Throw.Channel(ReplyCode.AccessRefused, $"cannot publish to internal exchange '{exchangeName}'", Method.BasicPublish);
         }
 
+        AuthorizePublish(exchange, routingKey);
+
         _publish = new PendingPublish(exchange, routingKey, mandatory);
     }
 
@@ -176,6 +178,7 @@ internal sealed partial class AmqpChannel
         reader.ReadTable();
 
         var queue = Host.GetQueue(queueName, _connection, Method.BasicConsume);
+        AuthorizeRead(queue, Method.BasicConsume);
         if (tag.Length == 0)
         {
             tag = "amq.ctag-" + Guid.NewGuid().ToString("N");
@@ -239,6 +242,7 @@ internal sealed partial class AmqpChannel
         reader.ReadShort();
         var queue = Host.GetQueue(QueueName(reader.ReadShortString(), Method.BasicGet), _connection, Method.BasicGet);
         var noAck = reader.ReadBit();
+        AuthorizeRead(queue, Method.BasicGet);
 
         if (!queue.TryTake(out var message))
         {

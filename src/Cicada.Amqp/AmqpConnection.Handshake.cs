@@ -149,6 +149,7 @@ internal sealed partial class AmqpConnection
         if (CertificateUser is { } certificateUser)
         {
             user = certificateUser;
+            Username = certificateUser; // the ACL's user, as for a password login
         }
         else if (Authenticate(user, password) != AuthResult.Allowed)
         {
@@ -185,7 +186,13 @@ internal sealed partial class AmqpConnection
             return AuthResult.Allowed;
         }
 
-        return Check(user, password);
+        var result = Check(user, password);
+        if (result == AuthResult.Allowed)
+        {
+            Username = user; // the ACL's user; guest/guest above stays the anonymous client
+        }
+
+        return result;
 
         AuthResult Check(string? u, byte[]? p)
         {

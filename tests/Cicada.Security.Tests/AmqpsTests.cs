@@ -48,6 +48,10 @@ public sealed class AmqpsTests
             ClientCertificateMode = "require",
             CertificateCnAsUsername = true,
             ClientCn = "amqp-sensor-3",
+            Acl = """
+                user amqp-sensor-3
+                topic readwrite amqp-sensors/#
+                """,
             Configuration = new Dictionary<string, string> { ["Auth:AllowAnonymous"] = "false" },
         });
         var port = SecureBroker.Invariant(broker.AmqpsPort);
@@ -56,7 +60,8 @@ public sealed class AmqpsTests
         await using var subscriber = await Mosquitto.SubscribeAsync(broker.TlsPort, "amqp-sensors/#", ["--cafile", broker.CaFile, .. certificate]);
 
         // EXTERNAL (RFC 4422 Appendix A) as RabbitMQ's rabbitmq_auth_mechanism_ssl: no password at
-        // all, and anonymous clients are refused, so the certificate is what let it in.
+        // all, and anonymous clients are refused, so the certificate is what let it in; only its
+        // user may write amqp-sensors/#, so the ACL saw the CN too.
         var external = await PikaAsync([port, broker.CaFile, .. certificate, "--external", "--publish", "amqp-sensors.t", "21.5"]);
         Assert.True(external.ExitCode == 0, $"{external}\n{broker.Output}");
         Assert.Equal([("amqp-sensors/t", "21.5")], await Mosquitto.ReceiveUntilAsync(subscriber, "amqp-sensors/t"));

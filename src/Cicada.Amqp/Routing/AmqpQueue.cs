@@ -145,6 +145,15 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
         }
     }
 
+    /// <summary>The MQTT filters of the queue's amq.topic bindings: what a consumer of the queue reads.</summary>
+    public string[] TopicFilters()
+    {
+        lock (_lock)
+        {
+            return [.. _topicFilters.Keys];
+        }
+    }
+
     /// <summary>Forgets one amq.topic binding's filter; true when no binding uses it any more (unsubscribe in Core).</summary>
     public bool RemoveTopicFilter(string filter, string bindingKey, bool exact)
     {

@@ -26,11 +26,17 @@ public sealed record SecureBrokerSettings
     /// <summary>Users, written with <c>mosquitto_passwd</c> (Cicada reads mosquitto's <c>$7$</c> hashes).</summary>
     public IReadOnlyDictionary<string, string>? Users { get; init; }
 
+    /// <summary>Also open the HTTP, CoAP and AMQP listeners, each on a free loopback port.</summary>
+    public bool AllEdges { get; init; }
+
     /// <summary>Also open <c>--amqps</c> and <c>--https</c> (needs <see cref="Tls"/>) on free loopback ports.</summary>
     public bool TlsEdges { get; init; }
 
     /// <summary>Extra configuration keys.</summary>
     public IReadOnlyDictionary<string, string>? Configuration { get; init; }
+
+    /// <summary>Also start the HTTP edge (on <see cref="SecureBroker.HttpPort"/>).</summary>
+    public bool Http { get; init; }
 }
 
 /// <summary>
@@ -55,6 +61,13 @@ public sealed class SecureBroker : IAsyncDisposable
     public int Port { get; }
 
     public int TlsPort { get; }
+
+    /// <summary>The HTTP, CoAP (UDP) and AMQP ports when <see cref="SecureBrokerSettings.AllEdges"/> (HTTP also with <see cref="SecureBrokerSettings.Http"/>); else 0.</summary>
+    public int HttpPort { get; private init; }
+
+    public int CoapPort { get; private init; }
+
+    public int AmqpPort { get; private init; }
 
     /// <summary>AMQPS port (<see cref="SecureBrokerSettings.TlsEdges"/>), else 0.</summary>
     public int AmqpsPort { get; private init; }
@@ -133,10 +146,12 @@ public sealed class SecureBroker : IAsyncDisposable
 
         var port = FreePort();
         var tlsPort = settings.Tls ? FreePort() : 0;
+        var (httpPort, coapPort, amqpPort) = settings.AllEdges ? (FreePort(), FreeUdpPort(), FreePort()) : (settings.Http ? FreePort() : 0, 0, 0);
+        string Listen(int edgePort) => edgePort == 0 ? "off" : $"127.0.0.1:{edgePort}";
         List<string> arguments =
         [
             ServerDll, "--mqtt", $"127.0.0.1:{port}", "--mqtts", settings.Tls ? $"127.0.0.1:{tlsPort}" : "off",
-            "--http", "off", "--coap", "off", "--amqp", "off",
+            "--http", Listen(httpPort), "--coap", Listen(coapPort), "--amqp", Listen(amqpPort),
             "--storage", "memory", "--data", Path.Combine(directory, "data"), "--config", configFile,
         ];
         var (amqpsPort, httpsPort) = settings.TlsEdges ? (FreePort(), FreePort()) : (0, 0);
@@ -152,7 +167,10 @@ public sealed class SecureBroker : IAsyncDisposable
         }
 
         var process = ExternalProcess.Start("dotnet", arguments, environment);
-        var broker = new SecureBroker(directory, port, tlsPort, process) { AmqpsPort = amqpsPort, HttpsPort = httpsPort };
+        var broker = new SecureBroker(directory, port, tlsPort, process)
+        {
+            HttpPort = httpPort, CoapPort = coapPort, AmqpPort = amqpPort, AmqpsPort = amqpsPort, HttpsPort = httpsPort,
+        };
         try
         {
             await broker.WaitUntilListeningAsync();
@@ -176,8 +194,14 @@ public sealed class SecureBroker : IAsyncDisposable
             }
 
             if (await AcceptsAsync(Port) && (TlsPort == 0 || await AcceptsAsync(TlsPort))
+                && (HttpPort == 0 || await AcceptsAsync(HttpPort)) && (AmqpPort == 0 || await AcceptsAsync(AmqpPort))
                 && (AmqpsPort == 0 || await AcceptsAsync(AmqpsPort)) && (HttpsPort == 0 || await AcceptsAsync(HttpsPort)))
             {
+                if (CoapPort != 0)
+                {
+                    await WaitForLogAsync("CoAP listening on udp"); // UDP has no accept to probe
+                }
+
                 return;
             }
 
@@ -225,6 +249,13 @@ public sealed class SecureBroker : IAsyncDisposable
                 }
             }
         }
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     private static string FindRepositoryRoot()
