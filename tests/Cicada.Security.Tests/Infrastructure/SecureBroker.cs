@@ -169,7 +169,11 @@ public sealed class SecureBroker : IAsyncDisposable
         var process = ExternalProcess.Start("dotnet", arguments, environment);
         var broker = new SecureBroker(directory, port, tlsPort, process)
         {
-            HttpPort = httpPort, CoapPort = coapPort, AmqpPort = amqpPort, AmqpsPort = amqpsPort, HttpsPort = httpsPort,
+            HttpPort = httpPort,
+            CoapPort = coapPort,
+            AmqpPort = amqpPort,
+            AmqpsPort = amqpsPort,
+            HttpsPort = httpsPort,
         };
         try
         {
