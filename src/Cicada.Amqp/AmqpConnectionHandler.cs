@@ -20,7 +20,7 @@ public sealed class AmqpConnectionHandler : ConnectionHandler
 }
 
 /// <summary>What every AMQP connection shares: the broker, the virtual host and the edge's settings.</summary>
-public sealed class AmqpEdge
+public sealed partial class AmqpEdge
 {
     public AmqpEdge(Broker broker, IAuthenticator authenticator, Heartbeat heartbeat, ITopologyStore topology,
         IOptions<AmqpOptions> options, ILogger<AmqpConnectionHandler> logger, IAuthorizer? authorizer = null)

@@ -18,6 +18,7 @@ public sealed partial class SqliteBrokerStore : IBrokerStore
 {
     private readonly ILogger _logger;
     private readonly SqliteSynchronousMode _synchronous;
+    private readonly CicadaMetrics? _metrics;
     private readonly string _writerConnectionString;
     private readonly string _readerConnectionString;
     private readonly Channel<WriteOperation> _operations = Channel.CreateUnbounded<WriteOperation>(
@@ -30,8 +31,9 @@ public sealed partial class SqliteBrokerStore : IBrokerStore
     private int _disposed;
 
     public SqliteBrokerStore(string databasePath, ILogger<SqliteBrokerStore>? logger = null,
-        SqliteSynchronousMode synchronous = SqliteSynchronousMode.Full)
+        SqliteSynchronousMode synchronous = SqliteSynchronousMode.Full, CicadaMetrics? metrics = null)
     {
+        _metrics = metrics;
         ArgumentException.ThrowIfNullOrEmpty(databasePath);
         DatabasePath = Path.GetFullPath(databasePath);
         _logger = logger ?? NullLogger<SqliteBrokerStore>.Instance;

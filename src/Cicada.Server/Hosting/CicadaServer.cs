@@ -1,5 +1,6 @@
 using System.Reflection;
 using Cicada.Amqp;
+using Cicada.Bridge;
 using Cicada.Coap;
 using Cicada.Core;
 using Cicada.Core.Auth;
@@ -51,6 +52,8 @@ public static partial class CicadaServer
         services.AddCicadaMqtt(configuration);
         services.AddCicadaAmqp(configuration);
         services.AddCicadaDevices(configuration);
+        // After Core: bridges start once Core has loaded the sessions they resume.
+        services.AddCicadaBridges(configuration);
         if (settings.ServesHttp)
         {
             services.AddCicadaHttp(configuration);
@@ -91,6 +94,8 @@ public static partial class CicadaServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            ByteCounting.Install(kestrel, port =>
+                port == settings.Mqtt.Port || port == settings.MqttTls.Port ? "mqtt" : port == settings.Amqp.Port ? "amqp" : "http");
             if (!settings.Mqtt.IsOff)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
             ListenTls(kestrel, settings);
