@@ -36,7 +36,9 @@ internal sealed partial class AmqpConnection
         Out.WriteOctet(0); // version-major
         Out.WriteOctet(9); // version-minor
         Out.WriteTable(properties);
-        Out.WriteLongString("PLAIN AMQPLAIN");
+        // EXTERNAL (RFC 4422 Appendix A) only when a client certificate already names the user, as
+        // RabbitMQ's rabbitmq_auth_mechanism_ssl offers it.
+        Out.WriteLongString(CertificateUser is null ? "PLAIN AMQPLAIN" : "EXTERNAL PLAIN AMQPLAIN");
         Out.WriteLongString("en_US");
         Out.EndFrame();
         _state = State.AwaitingStartOk;
@@ -125,11 +127,32 @@ internal sealed partial class AmqpConnection
                     _ => null,
                 };
                 break;
+            case "EXTERNAL":
+                // RFC 4422 Appendix A: the TLS client certificate is the credential; the response
+                // is an optional authorization identity, which may only be the certificate's own user.
+                user = CertificateUser;
+                password = null;
+                if (user is null || (response.Length > 0 && Encoding.UTF8.GetString(response) != user))
+                {
+                    AmqpLog.LoginRefused(_edge.Logger, Remote, user ?? Encoding.UTF8.GetString(response), mechanism);
+                    return FailConnection(new AmqpException(ReplyCode.AccessRefused,
+                        "EXTERNAL needs a client certificate whose CN is the username, and no other identity.", Method.ConnectionStartOk, connectionLevel: true), drain: false);
+                }
+
+                break;
             default:
                 return Throw.Connection<string?>(ReplyCode.CommandInvalid, $"unknown authentication mechanism '{mechanism}'", Method.ConnectionStartOk);
         }
 
-        if (Authenticate(user, password) != AuthResult.Allowed)
+        // A certificate whose CN is the username is the credential whatever the mechanism (as the
+        // MQTT edge ignores the CONNECT username then): a client sending PLAIN guest/guest over
+        // mutual TLS is the certificate's user.
+        if (CertificateUser is { } certificateUser)
+        {
+            user = certificateUser;
+            Username = certificateUser; // the ACL's user, as for a password login
+        }
+        else if (Authenticate(user, password) != AuthResult.Allowed)
         {
             AmqpLog.LoginRefused(_edge.Logger, Remote, user ?? string.Empty, mechanism);
             // RabbitMQ's authentication_failure_close: a 403 connection.close, then the socket closes.
@@ -181,6 +204,9 @@ internal sealed partial class AmqpConnection
             return pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
         }
     }
+
+    /// <summary>The username a validated client certificate stands for (TLS listener, CN as username), or null.</summary>
+    private string? CertificateUser => _context.Features.Get<ClientCertificateIdentity>()?.Username;
 
     private void HandleTuneOk(ref AmqpReader reader)
     {

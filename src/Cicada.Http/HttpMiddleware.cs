@@ -44,7 +44,8 @@ internal sealed partial class HttpErrorMiddleware(RequestDelegate next, ILogger<
 /// <summary>
 /// One identity model with the other edges: a request without credentials is an anonymous client
 /// (allowed as <c>Auth:AllowAnonymous</c> says), HTTP Basic credentials (RFC 7617) are checked
-/// against the users file. <c>/healthz</c> is always open; <c>/mqtt</c> authenticates in its MQTT
+/// against the users file; over HTTPS a client certificate whose CN is the username is the
+/// credential instead. <c>/healthz</c> is always open; <c>/mqtt</c> authenticates in its MQTT
 /// CONNECT, as on TCP.
 /// </summary>
 internal sealed partial class HttpAuthMiddleware(RequestDelegate next, IAuthenticator authenticator, ILogger<HttpAuthMiddleware> logger)
@@ -54,6 +55,15 @@ internal sealed partial class HttpAuthMiddleware(RequestDelegate next, IAuthenti
         var path = context.Request.Path;
         if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/mqtt"))
         {
+            await next(context);
+            return;
+        }
+
+        if (context.Features.Get<ClientCertificateIdentity>()?.Username is { } certificateUser)
+        {
+            // HTTPS with a client certificate whose CN is the username (Tls:UseCertificateCnAsUsername):
+            // the certificate is the credential, as on the MQTT and AMQP TLS listeners.
+            HttpAcl.SetUser(context, certificateUser);
             await next(context);
             return;
         }

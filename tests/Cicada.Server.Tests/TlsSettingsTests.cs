@@ -180,7 +180,7 @@ public sealed class TlsSettingsTests : IDisposable
         var port = Net.FreeTcpPort();
         _cli.Environment["CICADA_TLS__CERTIFICATEFILE"] = _dir.File(DevCertificates.ServerCertificate);
         _cli.Environment["CICADA_TLS__KEYFILE"] = _dir.File(DevCertificates.ServerKey);
-        Assert.Equal(0, await _cli.RunAsync("--mqtt", "off", "--mqtts", $"127.0.0.1:{port}", "--http", "off", "--coap", "off", "--amqp", "off",
+        Assert.Equal(0, await _cli.RunAsync("--mqtt", "off", "--mqtts", $"127.0.0.1:{port}", "--http", "off", "--coap", "off", "--amqp", "off", "--amqps", "off", "--https", "off",
             "--storage", "memory", "--data", _dir.Path));
         await using var app = CicadaServer.Build(_cli.Served!, _cli.ServedConfiguration!);
         await app.StartAsync();

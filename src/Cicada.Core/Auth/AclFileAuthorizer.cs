@@ -123,13 +123,20 @@ public sealed partial class AclFileAuthorizer : IAuthorizer, IHeartbeatHandler
     public void OnHeartbeat(DateTimeOffset now) => Reload();
 
     /// <summary>Re-reads the file if it changed since the last look; true when new rules took effect.</summary>
-    public bool Reload()
+    public bool Reload() => Reload(_stamp is null ? "start" : "file changed", force: false);
+
+    /// <summary>
+    /// Re-reads the file — when it changed, or always with <paramref name="force"/> (SIGHUP) — and
+    /// logs one line: the rules added and removed, or why the file was refused (an invalid file
+    /// keeps the previous rules). True when new rules took effect.
+    /// </summary>
+    public bool Reload(string trigger, bool force)
     {
         lock (_reloadLock)
         {
             var info = new FileInfo(Path);
             var stamp = info.Exists ? $"{info.LastWriteTimeUtc.Ticks}:{info.Length}" : "-";
-            if (stamp == _stamp)
+            if (stamp == _stamp && !force)
             {
                 return false;
             }
@@ -139,7 +146,7 @@ public sealed partial class AclFileAuthorizer : IAuthorizer, IHeartbeatHandler
             if (!info.Exists)
             {
                 _rules = AclRules.Empty;
-                LogMissing(Path);
+                LogMissing(Path, trigger);
                 return true;
             }
 
@@ -150,14 +157,14 @@ public sealed partial class AclFileAuthorizer : IAuthorizer, IHeartbeatHandler
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                _stamp = null; // try again next tick
-                LogUnreadable(Path, ex.Message);
+                _stamp = first ? null : "?"; // try again next tick
+                LogUnreadable(Path, trigger, ex.Message);
                 return false;
             }
 
             if (rules.Errors.Count > 0)
             {
-                LogInvalid(Path, string.Join("; ", rules.Errors), first ? "everything is denied until it is fixed" : "the previous rules stay in force");
+                LogInvalid(Path, trigger, string.Join("; ", rules.Errors), first ? "everything is denied until it is fixed" : "the previous rules stay in force");
                 if (!first)
                 {
                     return false;
@@ -168,11 +175,32 @@ public sealed partial class AclFileAuthorizer : IAuthorizer, IHeartbeatHandler
                 return true;
             }
 
+            var previous = _rules;
             _rules = rules;
             Loads++;
-            LogLoaded(Path, rules.All.Count, rules.UserCount);
+            LogLoaded(Path, trigger, rules.All.Count, rules.UserCount, first ? string.Empty : Changes(previous, rules));
             return true;
         }
+    }
+
+    /// <summary><c>; 2 rules added (…), 1 removed (…)</c> by rule text and user, or <c>; no change</c>.</summary>
+    private static string Changes(AclRules before, AclRules after)
+    {
+        static string Key(AclRule r) => $"{r.User}\n{r.Text}";
+        static string Show(AclRule r) => r.User is null ? r.Text : $"{r.Text} (user {r.User})";
+        var old = before.All.Select(Key).ToHashSet(StringComparer.Ordinal);
+        var now = after.All.Select(Key).ToHashSet(StringComparer.Ordinal);
+        var added = after.All.Where(r => !old.Contains(Key(r))).Select(Show).ToList();
+        var removed = before.All.Where(r => !now.Contains(Key(r))).Select(Show).ToList();
+        if (added.Count == 0 && removed.Count == 0)
+        {
+            return "; no change";
+        }
+
+        return $"; {added.Count} rules added{List(added)}, {removed.Count} removed{List(removed)}";
+
+        static string List(List<string> rules) => rules.Count == 0 ? string.Empty
+            : " (" + string.Join("; ", rules.Take(5)) + (rules.Count > 5 ? "; …" : string.Empty) + ")";
     }
 
     private static string[] Levels(string filter)
@@ -204,17 +232,17 @@ public sealed partial class AclFileAuthorizer : IAuthorizer, IHeartbeatHandler
             topic, rule?.ToString() ?? "no rule grants it", suppressed == 0 ? string.Empty : $" ({suppressed} earlier denials not logged)");
     }
 
-    [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "ACL file {Path} loaded: {Rules} rules, {Users} users")]
-    private partial void LogLoaded(string path, int rules, int users);
+    [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "ACL file {Path} loaded ({Trigger}): {Rules} rules, {Users} users{Changes}")]
+    private partial void LogLoaded(string path, string trigger, int rules, int users, string changes);
 
-    [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "ACL file {Path} does not exist: everything is denied")]
-    private partial void LogMissing(string path);
+    [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "ACL file {Path} does not exist ({Trigger}): everything is denied")]
+    private partial void LogMissing(string path, string trigger);
 
-    [LoggerMessage(EventId = 122, Level = LogLevel.Error, Message = "ACL file {Path} is invalid ({Errors}): {Consequence}")]
-    private partial void LogInvalid(string path, string errors, string consequence);
+    [LoggerMessage(EventId = 122, Level = LogLevel.Error, Message = "ACL file {Path} is invalid ({Trigger}: {Errors}): {Consequence}")]
+    private partial void LogInvalid(string path, string trigger, string errors, string consequence);
 
-    [LoggerMessage(EventId = 123, Level = LogLevel.Error, Message = "ACL file {Path} could not be read: {Error}")]
-    private partial void LogUnreadable(string path, string error);
+    [LoggerMessage(EventId = 123, Level = LogLevel.Error, Message = "ACL file {Path} could not be read ({Trigger}): {Error}")]
+    private partial void LogUnreadable(string path, string trigger, string error);
 
     [LoggerMessage(EventId = 124, Level = LogLevel.Information,
         Message = "{Protocol} client {ClientId} (user {Username}) may not {Action} '{Topic}': {Rule}{Suppressed}")]

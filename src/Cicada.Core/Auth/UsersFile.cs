@@ -11,6 +11,8 @@ namespace Cicada.Core.Auth;
 /// credential cannot be derived later without the password. The file
 /// is re-read when its modification time or length changes, checked on use: one <c>stat</c> per
 /// lookup costs far less than the hashing a lookup precedes, and needs no watcher thread.
+/// <see cref="Reload"/> re-reads it on demand (SIGHUP). A changed file that cannot be read or has
+/// lines that are not users keeps the previous users in force.
 /// </summary>
 public sealed class UsersFile
 {
@@ -143,44 +145,71 @@ public sealed class UsersFile
         return removed;
     }
 
-    private Snapshot Current()
+    /// <summary>What the file held at its last load (loading it first if it changed).</summary>
+    public Snapshot Contents => Current();
+
+    /// <summary>
+    /// Loads the file now, changed or not (SIGHUP). The returned snapshot is the one in force: the
+    /// new contents, or — when the file could not be used — the previous users with
+    /// <see cref="Snapshot.Error"/> saying why.
+    /// </summary>
+    public Snapshot Reload()
     {
         var (exists, stamp) = Stamp(Path);
-        var snapshot = Volatile.Read(ref _snapshot);
-        if (snapshot.Exists == exists && snapshot.Stamp == stamp && snapshot.Version != 0)
-            return snapshot;
-
         lock (_lock)
         {
-            snapshot = _snapshot;
-            if (snapshot.Exists == exists && snapshot.Stamp == stamp && snapshot.Version != 0)
-                return snapshot;
-            var next = Load(exists, stamp, snapshot.Version + 1);
+            var next = Load(exists, stamp, _snapshot);
             Volatile.Write(ref _snapshot, next);
             return next;
         }
     }
 
-    private Snapshot Load(bool exists, (DateTime, long) stamp, long version)
+    private Snapshot Current()
     {
+        var (exists, stamp) = Stamp(Path);
+        var snapshot = Volatile.Read(ref _snapshot);
+        if (snapshot.Stamped(stamp))
+            return snapshot;
+
+        lock (_lock)
+        {
+            snapshot = _snapshot;
+            if (snapshot.Stamped(stamp))
+                return snapshot;
+            var next = Load(exists, stamp, snapshot);
+            Volatile.Write(ref _snapshot, next);
+            return next;
+        }
+    }
+
+    /// <summary>
+    /// The file's contents as of <paramref name="stamp"/>. A file that cannot be read, or has lines
+    /// that are not users, after a good load keeps the previous users (a half-written or mistyped
+    /// file must not lock everyone out); at the first load the valid lines are used. Either way the
+    /// stamp is remembered, so the file is tried again only once it changes (or on SIGHUP).
+    /// </summary>
+    private Snapshot Load(bool exists, (DateTime, long) stamp, Snapshot previous)
+    {
+        var version = previous.Version + 1;
         if (!exists)
-            return new Snapshot(version, false, stamp, new Dictionary<string, string>(), []);
+            return new Snapshot(version, false, stamp, new Dictionary<string, string>(), [], null);
+        string text;
         try
         {
-            var invalid = new List<int>();
-            var users = Parse(File.ReadAllText(Path, Encoding.UTF8), invalid);
-            return new Snapshot(version, true, stamp, users, invalid);
+            text = File.ReadAllText(Path, Encoding.UTF8);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // Vanished between stat and read (an editor's rename): treat as changed-but-empty,
-            // and the next lookup stats and loads it again.
-            return new Snapshot(version, false, default, new Dictionary<string, string>(), []);
+            return previous.Version == 0
+                ? new Snapshot(version, false, stamp, new Dictionary<string, string>(), [], ex.Message)
+                : previous with { Version = version, Stamp = stamp, Error = ex.Message };
         }
-        catch (UnauthorizedAccessException)
-        {
-            return new Snapshot(version, false, default, new Dictionary<string, string>(), []);
-        }
+
+        var invalid = new List<int>();
+        var users = Parse(text, invalid);
+        if (invalid.Count > 0 && previous.Exists)
+            return previous with { Version = version, Stamp = stamp, InvalidLines = invalid, Error = $"lines {string.Join(", ", invalid)} are not 'username:hash'" };
+        return new Snapshot(version, true, stamp, users, invalid, null);
     }
 
     private static (bool Exists, (DateTime, long) Stamp) Stamp(string path)
@@ -242,13 +271,23 @@ public sealed class UsersFile
         }
     }
 
-    private sealed record Snapshot(
+    /// <summary>One load of the file: the users in force and what the load found.</summary>
+    /// <param name="Version">Increases with every load, failed ones included.</param>
+    /// <param name="Exists">The users come from an existing, readable file.</param>
+    /// <param name="Stamp">Modification time and length the load saw.</param>
+    /// <param name="Users">Username → stored hash.</param>
+    /// <param name="InvalidLines">Lines that are neither users, blanks nor comments.</param>
+    /// <param name="Error">Why this load kept the previous users (or, at the first load, has none); null when it succeeded.</param>
+    public sealed record Snapshot(
         long Version,
         bool Exists,
         (DateTime, long) Stamp,
         IReadOnlyDictionary<string, string> Users,
-        IReadOnlyList<int> InvalidLines)
+        IReadOnlyList<int> InvalidLines,
+        string? Error)
     {
-        public static readonly Snapshot Empty = new(0, false, default, new Dictionary<string, string>(), []);
+        public static readonly Snapshot Empty = new(0, false, default, new Dictionary<string, string>(), [], null);
+
+        internal bool Stamped((DateTime, long) stamp) => Version != 0 && Stamp == stamp;
     }
 }

@@ -27,7 +27,10 @@ public sealed partial class UsersFileAuthenticator : IAuthenticator
     private readonly AuthOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, byte[]> _verified = new(StringComparer.Ordinal);
+    private readonly Lock _reportLock = new();
     private long _seenVersion;
+    private long _reportedVersion;
+    private IReadOnlyDictionary<string, string>? _reportedUsers;
     private long _hashVerifications;
 
     public UsersFileAuthenticator(IOptions<AuthOptions> options, ILogger<UsersFileAuthenticator> logger)
@@ -99,21 +102,79 @@ public sealed partial class UsersFileAuthenticator : IAuthenticator
         return AuthResult.Allowed;
     }
 
+    /// <summary>
+    /// Re-reads the users file now, changed or not (SIGHUP), and logs one line: the users added,
+    /// removed or given a new password, or why the file was refused (its previous users stay).
+    /// Connections already open are not touched: a user removed now is refused at its next login.
+    /// </summary>
+    public void Reload(string trigger)
+    {
+        if (UsersFile is not { } file)
+        {
+            LogNoUsersFile(trigger);
+            return;
+        }
+
+        Report(file.Reload(), trigger);
+    }
+
     private void NoticeReload(long version)
     {
         var seen = Interlocked.Read(ref _seenVersion);
         if (seen == version || Interlocked.CompareExchange(ref _seenVersion, version, seen) != seen)
             return;
-        _verified.Clear();
-        var file = UsersFile!;
-        if (!file.Exists)
+        Report(UsersFile!.Contents, seen == 0 ? "start" : "file changed");
+    }
+
+    /// <summary>One log line for a load of the file, with what changed since the last one reported.</summary>
+    private void Report(UsersFile.Snapshot snapshot, string trigger)
+    {
+        lock (_reportLock)
         {
-            LogUsersFileMissing(file.Path);
-            return;
+            if (snapshot.Version < _reportedVersion)
+                return; // a newer load was reported already
+            _reportedVersion = snapshot.Version;
+            Interlocked.Exchange(ref _seenVersion, Math.Max(Interlocked.Read(ref _seenVersion), snapshot.Version));
+            _verified.Clear();
+
+            var path = UsersFile!.Path;
+            if (snapshot.Error is { } error)
+            {
+                if (snapshot.Exists)
+                    LogUsersFileRefused(path, trigger, error, snapshot.Users.Count);
+                else
+                    LogUsersFileUnreadable(path, trigger, error);
+                return;
+            }
+
+            if (!snapshot.Exists)
+            {
+                LogUsersFileMissing(path, trigger);
+                _reportedUsers = snapshot.Users;
+                return;
+            }
+
+            LogUsersFileLoaded(path, trigger, snapshot.Users.Count, _reportedUsers is { } before ? Changes(before, snapshot.Users) : string.Empty);
+            if (snapshot.InvalidLines.Count > 0)
+                LogUsersFileInvalidLines(path, string.Join(", ", snapshot.InvalidLines));
+            _reportedUsers = snapshot.Users;
         }
-        LogUsersFileLoaded(file.Path, file.Count);
-        if (file.InvalidLines.Count > 0)
-            LogUsersFileInvalidLines(file.Path, string.Join(", ", file.InvalidLines));
+    }
+
+    /// <summary><c>; added bob; removed carol; new password for alice</c>, or <c>; no change</c>.</summary>
+    private static string Changes(IReadOnlyDictionary<string, string> before, IReadOnlyDictionary<string, string> after)
+    {
+        var added = after.Keys.Where(u => !before.ContainsKey(u)).Order(StringComparer.Ordinal).ToList();
+        var removed = before.Keys.Where(u => !after.ContainsKey(u)).Order(StringComparer.Ordinal).ToList();
+        var changed = after.Where(p => before.TryGetValue(p.Key, out var old) && old != p.Value).Select(p => p.Key).Order(StringComparer.Ordinal).ToList();
+        var text = new StringBuilder();
+        if (added.Count > 0)
+            text.Append("; added ").AppendJoin(", ", added);
+        if (removed.Count > 0)
+            text.Append("; removed ").AppendJoin(", ", removed);
+        if (changed.Count > 0)
+            text.Append("; new password for ").AppendJoin(", ", changed);
+        return text.Length == 0 ? "; no change" : text.ToString();
     }
 
     private static byte[] CacheKey(string storedHash, ReadOnlySpan<byte> password)
@@ -125,11 +186,20 @@ public sealed partial class UsersFileAuthenticator : IAuthenticator
         return sha.GetHashAndReset();
     }
 
-    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Users file {Path} loaded: {Count} users")]
-    private partial void LogUsersFileLoaded(string path, int count);
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Users file {Path} loaded ({Trigger}): {Count} users{Changes}")]
+    private partial void LogUsersFileLoaded(string path, string trigger, int count, string changes);
 
-    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Users file {Path} does not exist: no user can log in")]
-    private partial void LogUsersFileMissing(string path);
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Users file {Path} does not exist ({Trigger}): no user can log in")]
+    private partial void LogUsersFileMissing(string path, string trigger);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Error, Message = "Users file {Path} refused ({Trigger}): {Error}; the previous {Count} users stay in force")]
+    private partial void LogUsersFileRefused(string path, string trigger, string error, int count);
+
+    [LoggerMessage(EventId = 109, Level = LogLevel.Error, Message = "Users file {Path} could not be read ({Trigger}): {Error}; no user can log in")]
+    private partial void LogUsersFileUnreadable(string path, string trigger, string error);
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Users: no users file is configured, nothing to reload ({Trigger})")]
+    private partial void LogNoUsersFile(string trigger);
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Users file {Path}: lines {Lines} are not 'username:hash' and were ignored")]
     private partial void LogUsersFileInvalidLines(string path, string lines);

@@ -1,4 +1,5 @@
 using System.Net;
+using Cicada.Core.Auth;
 using Cicada.Http.Rest;
 using Cicada.Mqtt;
 using Microsoft.AspNetCore.Builder;
@@ -56,6 +57,12 @@ internal static partial class MqttWebSocketEndpoint
         var remote = connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, connection.RemotePort) : null;
         var local = connection.LocalIpAddress is { } lip ? new IPEndPoint(lip, connection.LocalPort) : null;
         await using var adapter = new WebSocketConnection(socket, "ws-" + connection.Id, local, remote, maxPacket);
+        if (context.Features.Get<ClientCertificateIdentity>() is { } certificate)
+        {
+            // WSS with a client certificate: the MQTT handler reads it as on the TLS listener.
+            adapter.Features.Set(certificate);
+        }
+
         LogOpened(logger, remote, chosen);
         metrics.WebSocketOpened();
         try

@@ -20,14 +20,12 @@ public sealed class CicadaCli
     private readonly CliContext _context;
     private readonly Command _root;
     private readonly Option<string?> _mqtt = ListenOption("--mqtt", "MQTT over TCP", CicadaConfiguration.MqttListen);
-    private readonly Option<string?> _mqtts = new("--mqtts")
-    {
-        Description = $"MQTT over TLS listener: HOST:PORT or off [default: {ServerSettings.DefaultMqttTlsListen} when Tls:CertificateFile is set, else off]",
-        HelpName = "HOST:PORT|off",
-    };
-    private readonly Option<string?> _http = ListenOption("--http", "HTTP/REST and MQTT over WebSocket (planned)", CicadaConfiguration.HttpListen);
-    private readonly Option<string?> _coap = ListenOption("--coap", "CoAP over UDP (planned)", CicadaConfiguration.CoapListen);
-    private readonly Option<string?> _amqp = ListenOption("--amqp", "AMQP 0-9-1 (planned)", CicadaConfiguration.AmqpListen);
+    private readonly Option<string?> _mqtts = TlsListenOption("--mqtts", "MQTT over TLS", ServerSettings.DefaultMqttTlsListen);
+    private readonly Option<string?> _http = ListenOption("--http", "HTTP: REST, SSE, dashboard and MQTT over WebSocket (/mqtt)", CicadaConfiguration.HttpListen);
+    private readonly Option<string?> _coap = ListenOption("--coap", "CoAP over UDP", CicadaConfiguration.CoapListen);
+    private readonly Option<string?> _amqp = ListenOption("--amqp", "AMQP 0-9-1", CicadaConfiguration.AmqpListen);
+    private readonly Option<string?> _amqps = TlsListenOption("--amqps", "AMQP 0-9-1 over TLS (AMQPS)", ServerSettings.DefaultAmqpTlsListen);
+    private readonly Option<string?> _https = TlsListenOption("--https", "HTTPS and WSS (REST, SSE, dashboard, /mqtt WebSocket over TLS)", ServerSettings.DefaultHttpTlsListen);
     private readonly Option<string?> _data = DataOption();
     private readonly Option<string?> _storage = new("--storage")
     {
@@ -56,11 +54,6 @@ public sealed class CicadaCli
             if (!ServerSettings.TryParseStorage(value, out _))
                 result.AddError($"--storage: '{value}' is not sqlite or memory");
         });
-        _mqtts.Validators.Add(result =>
-        {
-            if (!ListenAddress.TryParse(result.GetValueOrDefault<string?>(), out _, out var error))
-                result.AddError($"--mqtts: {error}");
-        });
         _logLevel.Validators.Add(result =>
         {
             var value = result.GetValueOrDefault<string?>();
@@ -76,9 +69,9 @@ public sealed class CicadaCli
         });
 
         // A plain command named "cicada" rather than RootCommand, whose name would be the dll's.
-        _root = new Command("cicada", "Cicada: one broker for MQTT (3.1, 3.1.1), with HTTP, CoAP and AMQP edges planned, on one topic space.")
+        _root = new Command("cicada", "Cicada: one broker for MQTT (3.1, 3.1.1, 5.0), MQTT over WebSocket, HTTP, CoAP and AMQP 0-9-1 on one topic space.")
         {
-            _mqtt, _mqtts, _http, _coap, _amqp, _data, _storage, _config, _logLevel, _logFormat,
+            _mqtt, _mqtts, _http, _https, _coap, _amqp, _amqps, _data, _storage, _config, _logLevel, _logFormat,
             new HelpOption(), new VersionOption { Action = new PrintVersionAction() },
         };
         _root.Subcommands.Add(new PasswdCommand(context).Command);
@@ -126,6 +119,8 @@ public sealed class CicadaCli
         Map(_http, CicadaConfiguration.HttpListen);
         Map(_coap, CicadaConfiguration.CoapListen);
         Map(_amqp, CicadaConfiguration.AmqpListen);
+        Map(_amqps, CicadaConfiguration.AmqpTlsListen);
+        Map(_https, CicadaConfiguration.HttpTlsListen);
         Map(_data, CicadaConfiguration.StorageDataDir);
         Map(_storage, CicadaConfiguration.StorageKind);
         Map(_logLevel, CicadaConfiguration.LogLevelDefault);
@@ -193,6 +188,22 @@ public sealed class CicadaCli
             parseResult.InvocationConfiguration.Output.WriteLine(CicadaServer.InformationalVersion);
             return ExitOk;
         }
+    }
+
+    /// <summary>A TLS listener: on its default address once <c>Tls:CertificateFile</c> is set, else off.</summary>
+    private static Option<string?> TlsListenOption(string name, string what, string defaultAddress)
+    {
+        var option = new Option<string?>(name)
+        {
+            Description = $"{what} listener: HOST:PORT or off [default: {defaultAddress} when Tls:CertificateFile is set, else off]",
+            HelpName = "HOST:PORT|off",
+        };
+        option.Validators.Add(result =>
+        {
+            if (!ListenAddress.TryParse(result.GetValueOrDefault<string?>(), out _, out var error))
+                result.AddError($"{name}: {error}");
+        });
+        return option;
     }
 
     private static Option<string?> ListenOption(string name, string what, string key)

@@ -20,8 +20,14 @@ public static class CicadaConfiguration
     /// <summary>MQTT over TLS; unset = 0.0.0.0:8883 when a certificate is configured, else off.</summary>
     public const string MqttTlsListen = "Mqtt:TlsListen";
     public const string HttpListen = "Http:Listen";
+
+    /// <summary>HTTPS and WSS (the HTTP edge over TLS); unset = 0.0.0.0:8443 when a certificate is configured, else off.</summary>
+    public const string HttpTlsListen = "Http:TlsListen";
     public const string CoapListen = "Coap:Listen";
     public const string AmqpListen = "Amqp:Listen";
+
+    /// <summary>AMQPS (AMQP 0-9-1 over TLS); unset = 0.0.0.0:5671 when a certificate is configured, else off.</summary>
+    public const string AmqpTlsListen = "Amqp:TlsListen";
     public const string StorageKind = "Storage:Kind";
     public const string StorageDataDir = "Storage:DataDir";
     public const string AuthAllowAnonymous = "Auth:AllowAnonymous";

@@ -54,7 +54,7 @@ public static partial class CicadaServer
         services.AddCicadaDevices(configuration);
         // After Core: bridges start once Core has loaded the sessions they resume.
         services.AddCicadaBridges(configuration);
-        if (!settings.Http.IsOff)
+        if (settings.ServesHttp)
         {
             services.AddCicadaHttp(configuration);
         }
@@ -90,6 +90,8 @@ public static partial class CicadaServer
         // MQTT 5 enhanced authentication (§4.12) against the SCRAM credentials of the same users file.
         services.AddSingleton<IAuthenticationMechanism>(sp => ScramSha256Mechanism.ForUsersFile(
             sp.GetRequiredService<UsersFileAuthenticator>().UsersFile, sp.GetRequiredService<ILogger<ScramSha256Mechanism>>()));
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ReloadSignal>(sp, settings));
+        services.AddHostedService(sp => sp.GetRequiredService<ReloadSignal>());
 
         builder.WebHost.UseKestrelCore();
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -99,23 +101,13 @@ public static partial class CicadaServer
                 port == settings.Mqtt.Port || port == settings.MqttTls.Port ? "mqtt" : port == settings.Amqp.Port ? "amqp" : "http");
             if (!settings.Mqtt.IsOff)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
-            if (!settings.MqttTls.IsOff && settings.Tls is { } tls)
-            {
-                var tlsLogger = kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Cicada.Tls");
-                Listen(kestrel, settings.MqttTls, lo =>
-                {
-                    // Kestrel's TLS middleware wraps any connection handler, not only HTTP's.
-                    lo.UseHttps(https => tls.Configure(https, tlsLogger, offerAlpn: false));
-                    tls.UseClientIdentity(lo, tlsLogger);
-                    lo.UseConnectionHandler<MqttConnectionHandler>();
-                });
-            }
+            ListenTls(kestrel, settings);
             if (!settings.Amqp.IsOff)
                 Listen(kestrel, settings.Amqp, lo => lo.UseConnectionHandler<AmqpConnectionHandler>());
             if (!settings.Http.IsOff)
                 Listen(kestrel, settings.Http, _ => { });
         });
-        if (settings.Mqtt.IsOff && settings.MqttTls.IsOff && settings.Amqp.IsOff && settings.Http.IsOff)
+        if (settings.NoTcpListener)
         {
             // Kestrel with no endpoint binds http://localhost:5000 by default; with every TCP edge
             // off there must be no listener at all, so the server is replaced by one that binds nothing.
@@ -123,7 +115,7 @@ public static partial class CicadaServer
         }
 
         var app = builder.Build();
-        if (!settings.Http.IsOff)
+        if (settings.ServesHttp)
         {
             app.MapCicadaHttp();
         }
@@ -160,6 +152,7 @@ public static partial class CicadaServer
             settings.Storage == StorageKind.Sqlite ? $"sqlite {settings.DatabasePath}" : "memory",
             auth.AllowAnonymous ? "allowed" : "refused",
             auth.UsersFile is { Exists: true } file ? $"{file.Path} ({file.Count} users)" : $"{settings.UsersFile} (absent)");
+        LogTlsListeners(logger, settings);
 
         await app.WaitForShutdownAsync(cancellationToken);
         LogStopped(logger);

@@ -75,7 +75,7 @@ public static class ConfigurationRules
     /// <summary>
     /// Each bound section with the properties its keys may name. A section can feed several
     /// options classes (<c>Auth</c>: users and ACL), and the host reads a few keys itself
-    /// (<c>Mqtt:TlsListen</c>). Generic calls keep the properties visible to the trimmer (Native AOT).
+    /// (<c>Mqtt:TlsListen</c>, <c>Amqp:TlsListen</c>, <c>Http:TlsListen</c>). Generic calls keep the properties visible to the trimmer (Native AOT).
     /// </summary>
     private static List<(string Section, Dictionary<string, Type> Properties)> BoundSections() =>
     [
@@ -84,9 +84,9 @@ public static class ConfigurationRules
         (SysOptions.Section, Properties<SysOptions>()),
         (AuthOptions.Section, Merge(Properties<AuthOptions>(), Properties<AclOptions>())),
         (LimitsOptions.Section, Properties<LimitsOptions>()),
-        (HttpOptions.Section, Properties<HttpOptions>()),
+        (HttpOptions.Section, With(Properties<HttpOptions>(), CicadaConfiguration.HttpTlsListen)),
         (CoapOptions.Section, Properties<CoapOptions>()),
-        (AmqpOptions.Section, Properties<AmqpOptions>()),
+        (AmqpOptions.Section, With(Properties<AmqpOptions>(), CicadaConfiguration.AmqpTlsListen)),
     ];
 
     private static Dictionary<string, Type> Properties<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>() =>

@@ -70,6 +70,40 @@ public sealed class ReloadingFiles<T>
         }
     }
 
+    /// <summary>
+    /// Loads the files now, changed or not (SIGHUP). The outcome is returned rather than raised as
+    /// <see cref="Reloaded"/>/<see cref="ReloadFailed"/>, so the caller logs it once, with its
+    /// trigger. A failure keeps the previous value: <paramref name="current"/> is then still <paramref name="previous"/>.
+    /// </summary>
+    public bool Reload(out T? previous, out T? current, out string? error)
+    {
+        lock (_lock)
+        {
+            previous = _value;
+            current = _value;
+            var stamp = Stamp();
+            try
+            {
+                _value = current = _load();
+                _stamp = stamp;
+                Loads++;
+                error = null;
+                return true;
+            }
+            catch (Exception ex) when (ex is IOException or System.Security.Cryptography.CryptographicException
+                or UnauthorizedAccessException or ArgumentException)
+            {
+                _stamp = stamp;
+                error = ex.Message;
+                return false;
+            }
+            finally
+            {
+                _nextCheck = _time.GetTimestamp() + (long)(CheckInterval.TotalSeconds * _time.TimestampFrequency);
+            }
+        }
+    }
+
     /// <summary>Forgets when it last looked, so the next <see cref="Current"/> checks the files (tests).</summary>
     public void CheckNow() => Volatile.Write(ref _nextCheck, 0);
 

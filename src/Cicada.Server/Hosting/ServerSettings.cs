@@ -29,11 +29,29 @@ public sealed record ServerSettings(
     /// <summary>MQTT over TLS (<c>--mqtts</c>); off unless a certificate is configured.</summary>
     public ListenAddress MqttTls { get; init; } = ListenAddress.Off;
 
+    /// <summary>AMQP 0-9-1 over TLS (<c>--amqps</c>); off unless a certificate is configured.</summary>
+    public ListenAddress AmqpTls { get; init; } = ListenAddress.Off;
+
+    /// <summary>The HTTP edge (REST, SSE, dashboard, <c>/mqtt</c> WebSocket) over TLS (<c>--https</c>); off unless a certificate is configured.</summary>
+    public ListenAddress HttpTls { get; init; } = ListenAddress.Off;
+
+    /// <summary>True when the HTTP app is served on some listener, plain or TLS.</summary>
+    public bool ServesHttp => !Http.IsOff || !HttpTls.IsOff;
+
+    /// <summary>True when no TCP listener at all is configured (CoAP is UDP).</summary>
+    public bool NoTcpListener => Mqtt.IsOff && MqttTls.IsOff && Amqp.IsOff && AmqpTls.IsOff && Http.IsOff && HttpTls.IsOff;
+
     /// <summary>The certificate and client-certificate rules of every TLS listener; null = no TLS.</summary>
     public TlsSettings? Tls { get; init; }
 
     /// <summary>Where MQTT over TLS listens when a certificate is configured and <c>--mqtts</c> is not given.</summary>
     public const string DefaultMqttTlsListen = "0.0.0.0:8883";
+
+    /// <summary>Where AMQPS listens when a certificate is configured and <c>--amqps</c> is not given (IANA's amqps port).</summary>
+    public const string DefaultAmqpTlsListen = "0.0.0.0:5671";
+
+    /// <summary>Where HTTPS/WSS listens when a certificate is configured and <c>--https</c> is not given.</summary>
+    public const string DefaultHttpTlsListen = "0.0.0.0:8443";
 
     public static bool TryCreate(IConfiguration configuration, out ServerSettings settings, out IReadOnlyList<string> errors)
     {
@@ -54,19 +72,22 @@ public sealed record ServerSettings(
         var amqp = Listen(CicadaConfiguration.AmqpListen);
 
         var tls = TlsSettings.TryCreate(configuration, problems);
-        var mqttTls = ListenAddress.Off;
-        var mqttTlsText = configuration[CicadaConfiguration.MqttTlsListen];
-        if (string.IsNullOrWhiteSpace(mqttTlsText))
+
+        // A TLS listener with no address configured listens on its default port once a certificate
+        // is configured; one configured explicitly needs the certificate.
+        ListenAddress TlsListen(string key, string defaultAddress)
         {
-            if (tls is not null)
-                mqttTls = ListenAddress.Parse(DefaultMqttTlsListen);
+            if (string.IsNullOrWhiteSpace(configuration[key]))
+                return tls is null ? ListenAddress.Off : ListenAddress.Parse(defaultAddress);
+            var address = Listen(key);
+            if (!address.IsOff && tls is null)
+                problems.Add($"{key}: {address} needs a certificate ({TlsSettings.CertificateFileKey}, {TlsSettings.KeyFileKey})");
+            return address;
         }
-        else
-        {
-            mqttTls = Listen(CicadaConfiguration.MqttTlsListen);
-            if (!mqttTls.IsOff && tls is null)
-                problems.Add($"{CicadaConfiguration.MqttTlsListen}: {mqttTls} needs a certificate ({TlsSettings.CertificateFileKey}, {TlsSettings.KeyFileKey})");
-        }
+
+        var mqttTls = TlsListen(CicadaConfiguration.MqttTlsListen, DefaultMqttTlsListen);
+        var amqpTls = TlsListen(CicadaConfiguration.AmqpTlsListen, DefaultAmqpTlsListen);
+        var httpTls = TlsListen(CicadaConfiguration.HttpTlsListen, DefaultHttpTlsListen);
 
         var storageText = configuration[CicadaConfiguration.StorageKind];
         if (!TryParseStorage(storageText, out var storage))
@@ -107,6 +128,8 @@ public sealed record ServerSettings(
         settings = new ServerSettings(mqtt, http, coap, amqp, storage, dataDirectory, usersFile, level)
         {
             MqttTls = mqttTls,
+            AmqpTls = amqpTls,
+            HttpTls = httpTls,
             Tls = tls,
         };
         errors = problems;

@@ -162,11 +162,54 @@ public sealed partial class TlsSettings
         if (!_logging)
         {
             _logging = true;
-            ServerCertificateFiles.Reloaded += certificate => LogCertificateLoaded(logger, CertificateFile, certificate.Subject, certificate.NotAfter);
-            ServerCertificateFiles.ReloadFailed += error => LogCertificateReloadFailed(logger, CertificateFile, error);
+            string? served = null;
+            ServerCertificateFiles.Reloaded += certificate =>
+            {
+                LogCertificateLoaded(logger, CertificateFile, served is null ? "start" : "file changed", certificate.Subject, certificate.Thumbprint,
+                    certificate.NotAfter, Change(served, certificate));
+                served = certificate.Thumbprint;
+            };
+            ServerCertificateFiles.ReloadFailed += error => LogCertificateReloadFailed(logger, CertificateFile, "file changed", error);
             _ = ServerCertificateFiles.Current;
+            if (TrustedCas is { } cas)
+            {
+                var caLoaded = false;
+                cas.Reloaded += collection =>
+                {
+                    LogCaLoaded(logger, CaFile!, caLoaded ? "file changed" : "start", collection.Count);
+                    caLoaded = true;
+                };
+                cas.ReloadFailed += error => LogCaReloadFailed(logger, CaFile!, "file changed", error);
+                _ = cas.Current;
+            }
         }
     }
+
+    /// <summary>
+    /// Re-reads the server certificate, its key and the CA file now, changed or not (SIGHUP), with
+    /// one log line each saying what changed or why it failed (the previous ones then stay in use).
+    /// Connections already open keep the session they negotiated.
+    /// </summary>
+    public void Reload(string trigger, ILogger logger)
+    {
+        if (ServerCertificateFiles.Reload(out var previous, out var current, out var error))
+            LogCertificateLoaded(logger, CertificateFile, trigger, current!.Subject, current.Thumbprint, current.NotAfter, Change(previous?.Thumbprint, current));
+        else
+            LogCertificateReloadFailed(logger, CertificateFile, trigger, error!);
+
+        if (TrustedCas is { } cas)
+        {
+            if (cas.Reload(out _, out var collection, out error))
+                LogCaLoaded(logger, CaFile!, trigger, collection!.Count);
+            else
+                LogCaReloadFailed(logger, CaFile!, trigger, error!);
+        }
+    }
+
+    private static string Change(string? previousThumbprint, X509Certificate2 current) =>
+        previousThumbprint is null ? "first load"
+        : previousThumbprint == current.Thumbprint ? "unchanged"
+        : $"replaces {previousThumbprint}";
 
     /// <summary>
     /// Adds the connection middleware that turns the validated client certificate into a
@@ -274,11 +317,18 @@ public sealed partial class TlsSettings
 
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
-    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "TLS certificate {Path} loaded: {Subject}, valid until {NotAfter:u}")]
-    private static partial void LogCertificateLoaded(ILogger logger, string path, string subject, DateTime notAfter);
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information,
+        Message = "TLS certificate {Path} loaded ({Trigger}): {Subject}, thumbprint {Thumbprint}, valid until {NotAfter:u}; {Change}")]
+    private static partial void LogCertificateLoaded(ILogger logger, string path, string trigger, string subject, string thumbprint, DateTime notAfter, string change);
 
-    [LoggerMessage(EventId = 21, Level = LogLevel.Error, Message = "TLS certificate {Path} changed but could not be loaded, keeping the previous one: {Error}")]
-    private static partial void LogCertificateReloadFailed(ILogger logger, string path, string error);
+    [LoggerMessage(EventId = 21, Level = LogLevel.Error, Message = "TLS certificate {Path} could not be loaded ({Trigger}), keeping the previous one: {Error}")]
+    private static partial void LogCertificateReloadFailed(ILogger logger, string path, string trigger, string error);
+
+    [LoggerMessage(EventId = 24, Level = LogLevel.Information, Message = "TLS CA file {Path} loaded ({Trigger}): {Count} certificates")]
+    private static partial void LogCaLoaded(ILogger logger, string path, string trigger, int count);
+
+    [LoggerMessage(EventId = 25, Level = LogLevel.Error, Message = "TLS CA file {Path} could not be loaded ({Trigger}), keeping the previous one: {Error}")]
+    private static partial void LogCaReloadFailed(ILogger logger, string path, string trigger, string error);
 
     [LoggerMessage(EventId = 22, Level = LogLevel.Information, Message = "TLS client certificate {Subject} refused: {Status}")]
     private static partial void LogClientCertificateRefused(ILogger logger, string subject, string status);

@@ -29,6 +29,9 @@ public sealed record SecureBrokerSettings
     /// <summary>Also open the HTTP, CoAP and AMQP listeners, each on a free loopback port.</summary>
     public bool AllEdges { get; init; }
 
+    /// <summary>Also open <c>--amqps</c> and <c>--https</c> (needs <see cref="Tls"/>) on free loopback ports.</summary>
+    public bool TlsEdges { get; init; }
+
     /// <summary>Extra configuration keys.</summary>
     public IReadOnlyDictionary<string, string>? Configuration { get; init; }
 
@@ -65,6 +68,15 @@ public sealed class SecureBroker : IAsyncDisposable
     public int CoapPort { get; private init; }
 
     public int AmqpPort { get; private init; }
+
+    /// <summary>AMQPS port (<see cref="SecureBrokerSettings.TlsEdges"/>), else 0.</summary>
+    public int AmqpsPort { get; private init; }
+
+    /// <summary>HTTPS/WSS port (<see cref="SecureBrokerSettings.TlsEdges"/>), else 0.</summary>
+    public int HttpsPort { get; private init; }
+
+    /// <summary>The broker's process id (for signals).</summary>
+    public int ProcessId => _process.Id;
 
     public string CertificateDirectory => Path.Combine(Directory, "certs");
 
@@ -142,6 +154,12 @@ public sealed class SecureBroker : IAsyncDisposable
             "--http", Listen(httpPort), "--coap", Listen(coapPort), "--amqp", Listen(amqpPort),
             "--storage", "memory", "--data", Path.Combine(directory, "data"), "--config", configFile,
         ];
+        var (amqpsPort, httpsPort) = settings.TlsEdges ? (FreePort(), FreePort()) : (0, 0);
+        // With a certificate, AMQPS and HTTPS would otherwise open on their fixed default ports.
+        arguments.AddRange(settings.TlsEdges
+            ? ["--amqps", $"127.0.0.1:{amqpsPort}", "--https", $"127.0.0.1:{httpsPort}"]
+            : ["--amqps", "off", "--https", "off"]);
+
         var environment = new Dictionary<string, string>();
         foreach (var (key, value) in settings.Configuration ?? new Dictionary<string, string>())
         {
@@ -149,7 +167,14 @@ public sealed class SecureBroker : IAsyncDisposable
         }
 
         var process = ExternalProcess.Start("dotnet", arguments, environment);
-        var broker = new SecureBroker(directory, port, tlsPort, process) { HttpPort = httpPort, CoapPort = coapPort, AmqpPort = amqpPort };
+        var broker = new SecureBroker(directory, port, tlsPort, process)
+        {
+            HttpPort = httpPort,
+            CoapPort = coapPort,
+            AmqpPort = amqpPort,
+            AmqpsPort = amqpsPort,
+            HttpsPort = httpsPort,
+        };
         try
         {
             await broker.WaitUntilListeningAsync();
@@ -173,7 +198,8 @@ public sealed class SecureBroker : IAsyncDisposable
             }
 
             if (await AcceptsAsync(Port) && (TlsPort == 0 || await AcceptsAsync(TlsPort))
-                && (HttpPort == 0 || await AcceptsAsync(HttpPort)) && (AmqpPort == 0 || await AcceptsAsync(AmqpPort)))
+                && (HttpPort == 0 || await AcceptsAsync(HttpPort)) && (AmqpPort == 0 || await AcceptsAsync(AmqpPort))
+                && (AmqpsPort == 0 || await AcceptsAsync(AmqpsPort)) && (HttpsPort == 0 || await AcceptsAsync(HttpsPort)))
             {
                 if (CoapPort != 0)
                 {
