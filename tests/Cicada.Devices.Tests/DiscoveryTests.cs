@@ -103,6 +103,16 @@ public sealed partial class DiscoveryTests(DeviceBroker broker) : IClassFixture<
 
         Clear($"homie/{id}/$name");
         Assert.True(await DeviceBroker.WaitUntil(() => DeviceBroker.Send("GET", $"{broker.Devices}/{id}").Status == 404));
+
+        // Clearing its other attributes afterwards does not bring it back. Announcements are
+        // applied in arrival order, so once a later device is registered these were applied.
+        Clear($"homie/{id}/$state");
+        Clear($"homie/{id}/engine/$type");
+        var marker = "marker-" + Guid.NewGuid().ToString("N")[..8];
+        Retain($"homie/{marker}/$name", "Marker");
+        Assert.True(await Registered(marker));
+        Assert.Equal(404, DeviceBroker.Send("GET", $"{broker.Devices}/{id}").Status);
+        Clear($"homie/{marker}/$name");
     }
 
     [Fact]
