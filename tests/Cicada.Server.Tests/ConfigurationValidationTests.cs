@@ -258,7 +258,7 @@ public sealed class ConfigurationValidationTests : IDisposable
         var hostSet = new[] { "Coap:DualMode" };
 
         var keys = ConfigurationRules.BoundKeys().Except(hostSet)
-            .Concat(["Storage:Kind", "Storage:DataDir", "Sys:IntervalSeconds", "Logging:Format", "Logging:LogLevel:Default"])
+            .Concat(["Storage:Kind", "Storage:DataDir", "Storage:BusyTimeoutSeconds", "Sys:IntervalSeconds", "Logging:Format", "Logging:LogLevel:Default"])
             .Distinct().ToList();
 
         Assert.Contains("Mqtt:MaxPacketSize", keys);
