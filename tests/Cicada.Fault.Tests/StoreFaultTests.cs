@@ -157,26 +157,26 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
             switch (protocol)
             {
                 case "mqtt5":
-                {
-                    var packetId = ++_packetId;
-                    await mqtt5.PublishAsync($"{topic}/mqtt5", payload, 1, packetId);
-                    var ack = await mqtt5.ReadAsync(TimeSpan.FromSeconds(15));
-                    Assert.Equal((WirePacket.PubAck, packetId), (ack.Type, ack.PacketId));
-                    return ack.AckReason == 0 ? Outcome.Acknowledged : ack.AckReason == 0x80 ? Outcome.Mqtt5Refused : Outcome.Other;
-                }
-
-                case "mqtt3":
-                {
-                    await using var client = await WireClient.ConnectAsync(server.MqttPort, $"sf-v3-{id}"[..20], 4);
-                    await client.PublishAsync($"{topic}/mqtt3", payload, 1, 1);
-                    var ack = await client.TryReadAsync(TimeSpan.FromSeconds(15));
-                    if (ack is null)
                     {
-                        return client.Closed.IsCompleted ? Outcome.ClosedWithoutAck : Outcome.Other;
+                        var packetId = ++_packetId;
+                        await mqtt5.PublishAsync($"{topic}/mqtt5", payload, 1, packetId);
+                        var ack = await mqtt5.ReadAsync(TimeSpan.FromSeconds(15));
+                        Assert.Equal((WirePacket.PubAck, packetId), (ack.Type, ack.PacketId));
+                        return ack.AckReason == 0 ? Outcome.Acknowledged : ack.AckReason == 0x80 ? Outcome.Mqtt5Refused : Outcome.Other;
                     }
 
-                    return ack.Type == WirePacket.PubAck && ack.PacketId == 1 ? Outcome.Acknowledged : Outcome.Other;
-                }
+                case "mqtt3":
+                    {
+                        await using var client = await WireClient.ConnectAsync(server.MqttPort, $"sf-v3-{id}"[..20], 4);
+                        await client.PublishAsync($"{topic}/mqtt3", payload, 1, 1);
+                        var ack = await client.TryReadAsync(TimeSpan.FromSeconds(15));
+                        if (ack is null)
+                        {
+                            return client.Closed.IsCompleted ? Outcome.ClosedWithoutAck : Outcome.Other;
+                        }
+
+                        return ack.Type == WirePacket.PubAck && ack.PacketId == 1 ? Outcome.Acknowledged : Outcome.Other;
+                    }
 
                 case "amqp":
                     try
@@ -192,26 +192,26 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
                     }
 
                 case "coap":
-                {
-                    var reply = await coap.RequestAsync(CoapWireClient.Post, $"ps/{topic}/coap", payload);
-                    return reply?.Code switch
                     {
-                        CoapReply.Changed => Outcome.Acknowledged,
-                        CoapReply.ServiceUnavailable => Outcome.Coap503,
-                        _ => Outcome.Other,
-                    };
-                }
+                        var reply = await coap.RequestAsync(CoapWireClient.Post, $"ps/{topic}/coap", payload);
+                        return reply?.Code switch
+                        {
+                            CoapReply.Changed => Outcome.Acknowledged,
+                            CoapReply.ServiceUnavailable => Outcome.Coap503,
+                            _ => Outcome.Other,
+                        };
+                    }
 
                 default:
-                {
-                    using var response = await http.PostAsync(new Uri($"http://127.0.0.1:{server.HttpPort}/api/v1/topics/{topic}/http?qos=1"), new StringContent(payload));
-                    return response.StatusCode switch
                     {
-                        HttpStatusCode.OK => Outcome.Acknowledged,
-                        HttpStatusCode.ServiceUnavailable => Outcome.Http503,
-                        _ => Outcome.Other,
-                    };
-                }
+                        using var response = await http.PostAsync(new Uri($"http://127.0.0.1:{server.HttpPort}/api/v1/topics/{topic}/http?qos=1"), new StringContent(payload));
+                        return response.StatusCode switch
+                        {
+                            HttpStatusCode.OK => Outcome.Acknowledged,
+                            HttpStatusCode.ServiceUnavailable => Outcome.Http503,
+                            _ => Outcome.Other,
+                        };
+                    }
             }
         }
     }
