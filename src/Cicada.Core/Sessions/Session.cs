@@ -22,6 +22,7 @@ public sealed partial class Session : ISubscriber
     private long _nextSeq;
     private long _nextOrder;
     private int _nextId;
+    private Task _exactlyOnceSent = Task.CompletedTask;
 
     private volatile uint _expirySeconds;
 
@@ -232,7 +233,13 @@ public sealed partial class Session : ISubscriber
                 inflight.Add(id, new InflightDelivery(id, delivery, DeliveryState.Sent, ++_nextOrder));
                 if (delivery.Seq != 0)
                 {
-                    _store.UpdateDeliveryAsync(ClientId, delivery.Seq, id, DeliveryState.Sent).Forget();
+                    var sent = _store.UpdateDeliveryAsync(ClientId, delivery.Seq, id, DeliveryState.Sent);
+                    sent.Forget();
+                    if (delivery.Qos == QoS.ExactlyOnce)
+                    {
+                        // Writes commit in order: the latest one covers every earlier QoS 2 id.
+                        _exactlyOnceSent = sent;
+                    }
                 }
 
                 return true;
@@ -242,6 +249,24 @@ public sealed partial class Session : ISubscriber
         delivery = default;
         id = 0;
         return false;
+    }
+
+    /// <summary>
+    /// Completes when the ids of the stored QoS 2 deliveries taken so far are on disk. An edge
+    /// awaits it before those PUBLISHes reach the wire: the receiver de-duplicates by packet id
+    /// (MQTT-4.3.3), so after a crash the broker must resend a message under the id the client
+    /// already holds, not under a fresh one that the client would deliver a second time.
+    /// QoS 1 does not wait (a duplicate is allowed, MQTT-4.3.2).
+    /// </summary>
+    public Task ExactlyOnceIdsStored
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _exactlyOnceSent;
+            }
+        }
     }
 
     private int AllocateId()
