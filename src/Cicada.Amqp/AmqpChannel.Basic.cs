@@ -44,6 +44,8 @@ internal sealed partial class AmqpChannel
             Throw.Channel(ReplyCode.AccessRefused, $"cannot publish to internal exchange '{exchangeName}'", Method.BasicPublish);
         }
 
+        AuthorizePublish(exchange, routingKey);
+
         _publish = new PendingPublish(exchange, routingKey, mandatory);
     }
 
@@ -104,6 +106,25 @@ internal sealed partial class AmqpChannel
 
     private void Route(PendingPublish publish)
     {
+        CheckExpiration(publish.Header!.Value.Properties);
+        if (_tx)
+        {
+            // §tx: a transactional channel's publishes take effect at tx.commit.
+            (_txPublishes ??= []).Add(publish);
+            return;
+        }
+
+        var durable = RouteNow(publish);
+        _connection.Edge.Watch(durable);
+        if (_confirm)
+        {
+            _connection.AddConfirm(Number, ++_publishSeq, durable);
+        }
+    }
+
+    /// <summary>Routes a complete message; basic.return goes out now if it is mandatory and unroutable. The task completes when it is durable.</summary>
+    private Task RouteNow(PendingPublish publish)
+    {
         var header = publish.Header!.Value;
         var durable = Host.PublishAsync(publish.Exchange, publish.RoutingKey, header.Properties, header.RawProperties, publish.Body,
             origin: null, out var routed);
@@ -119,19 +140,18 @@ internal sealed partial class AmqpChannel
             _connection.WriteContent(Out, Number, publish.Body, header.RawProperties);
         }
 
-        if (_confirm)
-        {
-            _connection.AddConfirm(Number, ++_publishSeq, durable);
-        }
-        else
-        {
-            durable.Forget();
-        }
+        return durable;
     }
 
     private void ConfirmSelect(ref AmqpReader reader)
     {
         var noWait = reader.ReadBit();
+        if (_tx)
+        {
+            // RabbitMQ: a channel is transactional or in confirm mode, never both.
+            Throw.Channel(ReplyCode.PreconditionFailed, "cannot switch from tx to confirm mode", Method.ConfirmSelect);
+        }
+
         _confirm = true;
         if (!noWait)
         {
@@ -176,6 +196,7 @@ internal sealed partial class AmqpChannel
         reader.ReadTable();
 
         var queue = Host.GetQueue(queueName, _connection, Method.BasicConsume);
+        AuthorizeRead(queue, Method.BasicConsume);
         if (tag.Length == 0)
         {
             tag = "amq.ctag-" + Guid.NewGuid().ToString("N");
@@ -239,6 +260,7 @@ internal sealed partial class AmqpChannel
         reader.ReadShort();
         var queue = Host.GetQueue(QueueName(reader.ReadShortString(), Method.BasicGet), _connection, Method.BasicGet);
         var noAck = reader.ReadBit();
+        AuthorizeRead(queue, Method.BasicGet);
 
         if (!queue.TryTake(out var message))
         {
@@ -281,29 +303,29 @@ internal sealed partial class AmqpChannel
     /// </summary>
     private void Settle(ulong tag, bool multiple, bool? requeue, uint method)
     {
-        var settled = new List<Unacked>();
+        var settled = new List<KeyValuePair<ulong, Unacked>>();
         lock (_lock)
         {
             if (multiple)
             {
-                foreach (var (key, value) in _unacked)
+                foreach (var entry in _unacked)
                 {
-                    if (tag != 0 && key > tag)
+                    if (tag != 0 && entry.Key > tag)
                     {
                         break;
                     }
 
-                    settled.Add(value);
+                    settled.Add(entry);
                 }
 
-                foreach (var key in _unacked.Keys.Where(k => tag == 0 || k <= tag).ToList())
+                foreach (var entry in settled)
                 {
-                    _unacked.Remove(key);
+                    _unacked.Remove(entry.Key);
                 }
             }
             else if (_unacked.Remove(tag, out var one))
             {
-                settled.Add(one);
+                settled.Add(new(tag, one));
             }
         }
 
@@ -312,7 +334,14 @@ internal sealed partial class AmqpChannel
             Throw.Channel(ReplyCode.PreconditionFailed, $"unknown delivery tag {tag}", method);
         }
 
-        Finish(settled, requeue == true);
+        if (_tx)
+        {
+            // §tx: acknowledgements on a transactional channel take effect at tx.commit.
+            (_txSettles ??= []).Add((settled, requeue == true));
+            return;
+        }
+
+        Finish(settled.ConvertAll(e => e.Value), requeue == true);
     }
 
     private void Finish(List<Unacked> settled, bool requeue)

@@ -88,6 +88,7 @@ internal sealed partial class AmqpChannel
 
         var queue = Host.GetQueue(queueName, _connection, Method.QueueBind);
         var exchange = Host.GetExchange(exchangeName, Method.QueueBind);
+        AuthorizeBind(exchange, routingKey);
         var durable = Host.BindAsync(queue, exchange, routingKey, arguments);
         if (!noWait)
         {

@@ -94,8 +94,12 @@ internal sealed partial class AmqpChannel : IConsumerChannel
             case Method.ExchangeDelete:
                 ExchangeDelete(ref reader);
                 return false;
-            case Method.ExchangeBind or Method.ExchangeUnbind:
-                return Throw.Connection<bool>(ReplyCode.NotImplemented, "exchange-to-exchange bindings are not implemented", method);
+            case Method.ExchangeBind:
+                ExchangeBind(ref reader);
+                return false;
+            case Method.ExchangeUnbind:
+                ExchangeUnbind(ref reader);
+                return false;
             case Method.QueueDeclare:
                 QueueDeclare(ref reader);
                 return false;
@@ -151,25 +155,35 @@ internal sealed partial class AmqpChannel : IConsumerChannel
             case Method.ConfirmSelect:
                 ConfirmSelect(ref reader);
                 return false;
-            case Method.TxSelect or Method.TxCommit or Method.TxRollback:
-                return Throw.Connection<bool>(ReplyCode.NotImplemented, "transactions (tx) are not implemented", method);
+            case Method.TxSelect:
+                TxSelect();
+                return false;
+            case Method.TxCommit:
+                TxCommit();
+                return false;
+            case Method.TxRollback:
+                TxRollback();
+                return false;
             default:
                 return Throw.Connection<bool>(ReplyCode.CommandInvalid, $"unknown method {Method.Class(method)}.{Method.Id(method)}", method);
         }
     }
 
     /// <summary>A channel exception (§1.2): channel.close with the code; the channel's state is released now.</summary>
-    public void Fail(AmqpException ex)
+    public void Fail(AmqpException ex) => Fail(ex, Out);
+
+    /// <summary>As <see cref="Fail(AmqpException)"/>, writing channel.close to <paramref name="writer"/>.</summary>
+    public void Fail(AmqpException ex, FrameWriter writer)
     {
         _publish = null;
         Release();
         _closing = true;
-        Out.BeginMethod(Number, Method.ChannelClose);
-        Out.WriteShort(ex.Code);
-        Out.WriteShortString(AmqpConnection.Truncate(ex.ReplyText));
-        Out.WriteShort(Method.Class(ex.FailingMethod));
-        Out.WriteShort(Method.Id(ex.FailingMethod));
-        Out.EndFrame();
+        writer.BeginMethod(Number, Method.ChannelClose);
+        writer.WriteShort(ex.Code);
+        writer.WriteShortString(AmqpConnection.Truncate(ex.ReplyText));
+        writer.WriteShort(Method.Class(ex.FailingMethod));
+        writer.WriteShort(Method.Id(ex.FailingMethod));
+        writer.EndFrame();
     }
 
     /// <summary>The channel ends: its consumers are cancelled and its unacknowledged messages requeued (§basic.ack, §channel.close).</summary>
@@ -181,6 +195,7 @@ internal sealed partial class AmqpChannel : IConsumerChannel
         }
 
         _released = true;
+        DiscardTransaction();
         List<Consumer> consumers;
         lock (_lock)
         {

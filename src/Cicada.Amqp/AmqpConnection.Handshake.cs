@@ -16,7 +16,7 @@ internal sealed partial class AmqpConnection
             ["publisher_confirms"] = true,
             ["basic.nack"] = true,
             ["consumer_cancel_notify"] = true,
-            ["exchange_exchange_bindings"] = false,
+            ["exchange_exchange_bindings"] = true,
             ["connection.blocked"] = true,
             ["authentication_failure_close"] = true,
             ["per_consumer_qos"] = true,
@@ -95,6 +95,7 @@ internal sealed partial class AmqpConnection
         if (clientProperties.TryGetValue("capabilities", out var caps) && caps is Dictionary<string, object?> capabilities)
         {
             CancelNotify = capabilities.TryGetValue("consumer_cancel_notify", out var notify) && notify is true;
+            BlockedNotify = capabilities.TryGetValue("connection.blocked", out var blocked) && blocked is true;
         }
 
         string? user;
@@ -163,7 +164,13 @@ internal sealed partial class AmqpConnection
             return AuthResult.Allowed;
         }
 
-        return Check(user, password);
+        var result = Check(user, password);
+        if (result == AuthResult.Allowed)
+        {
+            Username = user; // the ACL's user; guest/guest above stays the anonymous client
+        }
+
+        return result;
 
         AuthResult Check(string? u, byte[]? p)
         {
@@ -215,6 +222,7 @@ internal sealed partial class AmqpConnection
         _counted = true;
         _edge.Broker.Metrics.ConnectionOpened();
         AmqpLog.Opened(_edge.Logger, Remote, _user, _frameMax, _heartbeatSeconds);
+        OnOpened();
     }
 
     /// <summary>

@@ -19,24 +19,44 @@ internal sealed partial class AmqpConnection
     private readonly List<Gate> _gates = [];
     private long _lastSent;
 
-    /// <summary>A point in <see cref="Out"/> where writing waits for <see cref="Task"/>; a confirm then writes ack or nack.</summary>
-    private readonly record struct Gate(int Offset, Task Task, ushort Channel, ulong ConfirmTag);
+    private enum GateKind : byte
+    {
+        /// <summary>Only wait (a durable declaration's -ok follows).</summary>
+        Wait,
+
+        /// <summary>Then basic.ack, or basic.nack if the task faulted (publisher confirms).</summary>
+        Confirm,
+
+        /// <summary>Then tx.commit-ok, or channel.close 541 if the commit could not be made durable.</summary>
+        Commit,
+    }
+
+    /// <summary>A point in <see cref="Out"/> where writing waits for <see cref="Task"/>, then writes what <see cref="Kind"/> says.</summary>
+    private readonly record struct Gate(int Offset, Task Task, ushort Channel, ulong ConfirmTag, GateKind Kind);
 
     /// <summary>The read loop's reply buffer (read loop only).</summary>
     public FrameWriter Out { get; } = new();
 
     /// <summary>basic.ack (or basic.nack if the task faults) for <paramref name="tag"/> once <paramref name="durable"/> completes (publisher confirms).</summary>
-    public void AddConfirm(ushort channel, ulong tag, Task durable) => _gates.Add(new Gate(Out.Length, durable, channel, tag));
+    public void AddConfirm(ushort channel, ulong tag, Task durable) => _gates.Add(new Gate(Out.Length, durable, channel, tag, GateKind.Confirm));
 
     /// <summary>What is written to <see cref="Out"/> after this waits for <paramref name="durable"/> (a durable declaration's -ok).</summary>
     public void AddWait(Task durable)
     {
         if (!durable.IsCompletedSuccessfully)
         {
-            _gates.Add(new Gate(Out.Length, durable, 0, 0));
+            _gates.Add(new Gate(Out.Length, durable, 0, 0, GateKind.Wait));
         }
     }
 
+    /// <summary>tx.commit-ok once everything the commit changed is durable (§tx.commit).</summary>
+    public void AddCommit(ushort channel, Task durable) => _gates.Add(new Gate(Out.Length, durable, channel, 0, GateKind.Commit));
+
+    /// <summary>
+    /// Writes the gathered replies. Publisher confirms ready together on one channel go out as one
+    /// basic.ack with multiple=true (RabbitMQ's publisher confirms: "multiple" acknowledges every
+    /// tag up to the one given); gates are in publish order, so every lower tag is settled by then.
+    /// </summary>
     private async Task WriteResponsesAsync()
     {
         if (Out.Length == 0 && _gates.Count == 0)
@@ -48,12 +68,19 @@ internal sealed partial class AmqpConnection
         try
         {
             var position = 0;
+            var acks = new AckRun();
             foreach (var gate in _gates)
             {
-                _output.Write(Out.Written[position..gate.Offset]);
-                position = gate.Offset;
+                if (gate.Offset > position)
+                {
+                    WriteAcks(ref acks);
+                    _output.Write(Out.Written[position..gate.Offset]);
+                    position = gate.Offset;
+                }
+
                 if (!gate.Task.IsCompleted)
                 {
+                    WriteAcks(ref acks);
                     await _output.FlushAsync();
                     try
                     {
@@ -61,29 +88,37 @@ internal sealed partial class AmqpConnection
                     }
                     catch (Exception)
                     {
-                        // Reported below as a nack: the message is not safely ours.
+                        // Reported below (a nack, a failed commit): the change is not safely made.
                     }
                 }
 
-                if (gate.ConfirmTag == 0)
-                {
-                    continue;
-                }
-
-                _confirmOut.Clear();
                 var ok = gate.Task.IsCompletedSuccessfully;
-                _confirmOut.BeginMethod(gate.Channel, ok ? Method.BasicAck : Method.BasicNack);
-                _confirmOut.WriteLongLong(gate.ConfirmTag);
-                _confirmOut.WriteBit(false); // multiple
-                if (!ok)
+                switch (gate.Kind)
                 {
-                    _confirmOut.WriteBit(false); // requeue
-                }
+                    case GateKind.Confirm when ok:
+                        if (acks.Count > 0 && acks.Channel == gate.Channel && acks.Tag + 1 == gate.ConfirmTag)
+                        {
+                            acks = acks with { Tag = gate.ConfirmTag, Count = acks.Count + 1 };
+                        }
+                        else
+                        {
+                            WriteAcks(ref acks);
+                            acks = new AckRun(gate.Channel, gate.ConfirmTag, 1);
+                        }
 
-                _confirmOut.EndFrame();
-                _output.Write(_confirmOut.Written);
+                        break;
+                    case GateKind.Confirm:
+                        WriteAcks(ref acks);
+                        WriteConfirm(gate.Channel, gate.ConfirmTag, ack: false, multiple: false);
+                        break;
+                    case GateKind.Commit:
+                        WriteAcks(ref acks);
+                        WriteCommitOutcome(gate.Channel, ok);
+                        break;
+                }
             }
 
+            WriteAcks(ref acks);
             _output.Write(Out.Written[position..]);
             Out.Clear();
             _gates.Clear();
@@ -94,6 +129,58 @@ internal sealed partial class AmqpConnection
         {
             _writeLock.Release();
         }
+    }
+
+    /// <summary>Consecutive successful confirms of one channel, not yet written.</summary>
+    private readonly record struct AckRun(ushort Channel, ulong Tag, int Count);
+
+    private void WriteAcks(ref AckRun acks)
+    {
+        if (acks.Count > 0)
+        {
+            WriteConfirm(acks.Channel, acks.Tag, ack: true, multiple: acks.Count > 1);
+            acks = default;
+        }
+    }
+
+    private void WriteConfirm(ushort channel, ulong tag, bool ack, bool multiple)
+    {
+        _confirmOut.Clear();
+        _confirmOut.BeginMethod(channel, ack ? Method.BasicAck : Method.BasicNack);
+        _confirmOut.WriteLongLong(tag);
+        _confirmOut.WriteBit(multiple);
+        if (!ack)
+        {
+            _confirmOut.WriteBit(false); // requeue
+        }
+
+        _confirmOut.EndFrame();
+        _output.Write(_confirmOut.Written);
+    }
+
+    /// <summary>
+    /// tx.commit-ok; or, when the store refused the commit, channel.close 541 INTERNAL_ERROR (the
+    /// read loop is suspended while this runs, so the channel can be closed from here).
+    /// </summary>
+    private void WriteCommitOutcome(ushort channel, bool ok)
+    {
+        if (!_channels.TryGetValue(channel, out var open))
+        {
+            return;
+        }
+
+        _confirmOut.Clear();
+        if (ok)
+        {
+            _confirmOut.Method0(channel, Method.TxCommitOk);
+        }
+        else
+        {
+            AmqpLog.ChannelError(_edge.Logger, Remote, channel, ReplyCode.InternalError, "tx.commit could not be made durable");
+            open.Fail(new AmqpException(ReplyCode.InternalError, "tx.commit could not be made durable", Method.TxCommit), _confirmOut);
+        }
+
+        _output.Write(_confirmOut.Written);
     }
 
     private async Task WriteRawAsync(byte[] bytes)

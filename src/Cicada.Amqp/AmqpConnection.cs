@@ -62,6 +62,7 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
     public async Task RunAsync()
     {
         _edge.Heartbeat.Register(this);
+        _edge.Track(this);
         var reason = "connection closed by client";
         try
         {
@@ -79,6 +80,7 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
         finally
         {
             _edge.Heartbeat.Unregister(this);
+            _edge.Untrack(this);
             foreach (var channel in _channels.Values)
             {
                 channel.Release();
@@ -109,6 +111,12 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
         while (true)
         {
             var result = await _input.ReadAsync();
+            if (_stopRequested && BeginServerClose() is { } stopped)
+            {
+                _input.AdvanceTo(result.Buffer.Start);
+                return stopped;
+            }
+
             var buffer = result.Buffer;
             Volatile.Write(ref _lastReceived, Environment.TickCount64);
             string? stop = null;
@@ -160,7 +168,7 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
                 return stop;
             }
 
-            if (result.IsCompleted || result.IsCanceled)
+            if (result.IsCompleted || (result.IsCanceled && !_stopRequested))
             {
                 return null;
             }
@@ -258,6 +266,12 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
                 try
                 {
                     channel!.HandleContentFrame(frame.Type, span);
+                }
+                catch (AmqpException ex) when (!ex.IsConnectionError)
+                {
+                    // A soft error found once the content is complete (too large, invalid expiration): only the channel closes (§1.2).
+                    AmqpLog.ChannelError(_edge.Logger, Remote, frame.Channel, ex.Code, ex.Message);
+                    channel!.Fail(ex);
                 }
                 finally
                 {

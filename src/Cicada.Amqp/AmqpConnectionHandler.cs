@@ -20,13 +20,14 @@ public sealed class AmqpConnectionHandler : ConnectionHandler
 }
 
 /// <summary>What every AMQP connection shares: the broker, the virtual host and the edge's settings.</summary>
-public sealed class AmqpEdge
+public sealed partial class AmqpEdge
 {
     public AmqpEdge(Broker broker, IAuthenticator authenticator, Heartbeat heartbeat, ITopologyStore topology,
-        IOptions<AmqpOptions> options, ILogger<AmqpConnectionHandler> logger)
+        IOptions<AmqpOptions> options, ILogger<AmqpConnectionHandler> logger, IAuthorizer? authorizer = null)
     {
         Broker = broker;
         Authenticator = authenticator;
+        Authorizer = authorizer ?? AllowAllAuthorizer.Instance;
         Heartbeat = heartbeat;
         Options = options.Value;
         Logger = logger;
@@ -35,6 +36,9 @@ public sealed class AmqpEdge
 
     public Broker Broker { get; }
     public IAuthenticator Authenticator { get; }
+
+    /// <summary>The ACL every edge applies: amq.topic publishes and bindings are topic-space publishes and subscriptions.</summary>
+    public IAuthorizer Authorizer { get; }
     public Heartbeat Heartbeat { get; }
     public AmqpOptions Options { get; }
     public ILogger Logger { get; }

@@ -19,6 +19,7 @@ public static class AmqpServiceCollectionExtensions
         services.AddSingleton<AmqpEdge>();
         services.AddSingleton<AmqpConnectionHandler>();
         services.AddHostedService<AmqpStartup>();
+        services.AddHostedService<AmqpLifecycle>();
         return services;
     }
 }

@@ -46,6 +46,11 @@ public sealed partial class CoapServer
             wait = parsed;
         }
 
+        if (AuthorizeCommand(context, identifier, command: name, waits: wait is not null) is { } denied)
+        {
+            return denied;
+        }
+
         string? contentType = null;
         if (request.GetUInt(CoapOptionNumber.ContentFormat) is { } cf && (contentType = ContentFormats.ToMediaType(cf)) is null)
         {

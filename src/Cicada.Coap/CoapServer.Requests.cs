@@ -24,6 +24,9 @@ internal sealed class RequestContext(CoapMessage request, IPEndPoint remote)
     /// <summary>Client id: <c>?c=</c> when given, else one derived from the peer's address.</summary>
     public string ClientId => Query.TryGetValue("c", out var c) && c.Length > 0 ? c : "coap:" + Remote;
 
+    /// <summary>The user <c>?u=</c> named once the authenticator accepted it; null for an anonymous client.</summary>
+    public string? Username { get; set; }
+
     /// <summary>An observation this request registered, activated once its response is out.</summary>
     public Observation? Registered { get; set; }
 
@@ -93,6 +96,10 @@ public sealed partial class CoapServer
         }
 
         var topic = string.Join('/', path.AsSpan(1));
+        if (Authorize(context, topic) is { } denied)
+        {
+            return denied;
+        }
         return request.Code switch
         {
             CoapCode.Get => Get(context, topic),
@@ -142,6 +149,7 @@ public sealed partial class CoapServer
             CancellationToken.None);
         if (result == AuthResult.Allowed)
         {
+            context.Username = string.IsNullOrEmpty(user) ? null : user;
             return null;
         }
 

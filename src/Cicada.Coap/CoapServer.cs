@@ -22,6 +22,7 @@ public sealed partial class CoapServer : BackgroundService
 
     private readonly Broker _broker;
     private readonly IAuthenticator _authenticator;
+    private readonly IAuthorizer _authorizer;
     private readonly CoapOptions _options;
     private readonly ILogger<CoapServer> _logger;
     private readonly TimeProvider _time;
@@ -37,9 +38,10 @@ public sealed partial class CoapServer : BackgroundService
     private int _nextMessageId = Random.Shared.Next(ushort.MaxValue);
 
     public CoapServer(Broker broker, IAuthenticator authenticator, IOptions<CoapOptions> options, ILogger<CoapServer> logger,
-        TimeProvider? timeProvider = null, Cicada.Devices.DeviceCommands? commands = null)
+        TimeProvider? timeProvider = null, Cicada.Devices.DeviceCommands? commands = null, IAuthorizer? authorizer = null)
     {
         _commands = commands;
+        _authorizer = authorizer ?? AllowAllAuthorizer.Instance;
         _broker = broker;
         _authenticator = authenticator;
         _options = options.Value;

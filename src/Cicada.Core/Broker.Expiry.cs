@@ -87,9 +87,9 @@ public sealed partial class Broker
                 _store.EnqueueAsync(delivery.Message, [new QueueTarget(target.ClientId, seq, qos)]).Forget();
             }
 
-            if (!target.Enqueue(new Delivery(delivery.Message, qos, delivery.Retain, seq, member)))
+            if (target.Enqueue(new Delivery(delivery.Message, qos, delivery.Retain, seq, member)) is > 0 and var dropped)
             {
-                CountDrop(target);
+                CountDrop(target, dropped);
             }
 
             target.Link?.Connection.OnDeliveriesPending();

@@ -76,9 +76,9 @@ public sealed partial class Broker
             };
             foreach (var (session, delivery) in deliveries)
             {
-                if (!session.Enqueue(delivery))
+                if (session.Enqueue(delivery) is > 0 and var dropped)
                 {
-                    CountDrop(session);
+                    CountDrop(session, dropped);
                 }
 
                 session.Link?.Connection.OnDeliveriesPending();
@@ -96,19 +96,19 @@ public sealed partial class Broker
         }
     }
 
-    private void CountDrop(Session session)
+    private void CountDrop(Session session, int dropped)
     {
-        _metrics.MessagesDropped.Add(1);
+        _metrics.MessagesDropped.Add(dropped);
         if (session.OverflowStarted)
         {
             session.OverflowStarted = false;
-            LogOverflow(session.ClientId, _options.MaxQueuedMessages);
+            LogOverflow(session.ClientId, _options.MaxQueuedMessages, _options.MaxQueuedBytes);
         }
     }
 
     [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning,
-        Message = "Session {ClientId} has {Max} messages queued: dropping the oldest until it catches up (Broker:MaxQueuedMessages)")]
-    private partial void LogOverflow(string clientId, int max);
+        Message = "Session {ClientId} has {Max} messages or {MaxBytes} payload bytes queued: dropping the oldest until it catches up (Broker:MaxQueuedMessages, Broker:MaxQueuedBytes; 0 bytes = no byte limit)")]
+    private partial void LogOverflow(string clientId, int max, long maxBytes);
 
     private static void Collect(Message message, RouteScratch scratch)
     {

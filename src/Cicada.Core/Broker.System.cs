@@ -58,9 +58,9 @@ public sealed partial class Broker
             Collect(message, scratch);
             foreach (var (session, delivery) in scratch.Deliveries)
             {
-                if (!session.Enqueue(delivery))
+                if (session.Enqueue(delivery) is > 0 and var dropped)
                 {
-                    CountDrop(session);
+                    CountDrop(session, dropped);
                 }
 
                 session.Link?.Connection.OnDeliveriesPending();

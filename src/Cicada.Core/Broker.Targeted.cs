@@ -44,9 +44,9 @@ public sealed partial class Broker
         for (var i = 0; i < count; i++)
         {
             var (session, delivery) = deliveries[i];
-            if (!session.Enqueue(delivery))
+            if (session.Enqueue(delivery) is > 0 and var dropped)
             {
-                _metrics.MessagesDropped.Add(1);
+                _metrics.MessagesDropped.Add(dropped);
             }
 
             session.Link?.Connection.OnDeliveriesPending();

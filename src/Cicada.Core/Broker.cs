@@ -65,7 +65,7 @@ public sealed partial class Broker : IHeartbeatHandler
         foreach (var record in sessions)
         {
             var expiry = record.ExpirySeconds == 0 ? uint.MaxValue : record.ExpirySeconds;
-            var session = new Session(record.ClientId, expiry, _store, _options.MaxQueuedMessages)
+            var session = new Session(record.ClientId, expiry, _store, _options.MaxQueuedMessages, _options.MaxQueuedBytes)
             {
                 // Connected when the broker stopped: its expiry counts from now.
                 DisconnectedAt = record.DisconnectedAt ?? now,
@@ -123,7 +123,7 @@ public sealed partial class Broker : IHeartbeatHandler
             present = session is not null;
             if (session is null)
             {
-                session = new Session(clientId, sessionExpiry, _store, _options.MaxQueuedMessages);
+                session = new Session(clientId, sessionExpiry, _store, _options.MaxQueuedMessages, _options.MaxQueuedBytes);
                 _sessions[clientId] = session;
             }
             else
@@ -338,9 +338,9 @@ public sealed partial class Broker : IHeartbeatHandler
             if (!message.IsExpired(now))
             {
                 var qos = (QoS)Math.Min((byte)message.Qos, (byte)options.MaxQos);
-                if (!link.Session.Enqueue(new Delivery(message, qos, true, 0, via)))
+                if (link.Session.Enqueue(new Delivery(message, qos, true, 0, via)) is > 0 and var dropped)
                 {
-                    CountDrop(link.Session);
+                    CountDrop(link.Session, dropped);
                 }
             }
         }

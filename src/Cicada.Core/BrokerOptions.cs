@@ -11,6 +11,12 @@ public sealed class BrokerOptions
     /// </summary>
     public int MaxQueuedMessages { get; set; } = 100_000;
 
+    /// <summary>
+    /// Payload bytes kept per session (pending, not yet in flight) with the same drop-oldest
+    /// policy; 0 = no byte limit. The newest message is always kept, even one larger than this.
+    /// </summary>
+    public long MaxQueuedBytes { get; set; } = 256L * 1024 * 1024;
+
     /// <summary>Unacknowledged QoS 1/2 deliveries in flight per connection.</summary>
     public int MaxInflight { get; set; } = 100;
 

@@ -40,6 +40,13 @@ public sealed class Message
     /// <summary>Absolute expiry (MQTT 5 Message Expiry Interval, AMQP TTL); null = never.</summary>
     public DateTimeOffset? ExpiresAt { get; }
 
+    /// <summary>
+    /// When the broker accepted the message, in <see cref="Environment.TickCount64"/> milliseconds
+    /// (monotonic, this process only): per-queue TTLs count from it (AMQP x-message-ttl). A message
+    /// loaded from the store after a restart counts from its loading.
+    /// </summary>
+    public long AcceptedAtTick { get; init; } = Environment.TickCount64;
+
     /// <summary>Row id in the durable store once persisted; 0 when not stored.</summary>
     public long StoreId { get; set; }
 
@@ -49,7 +56,7 @@ public sealed class Message
     public Message With(QoS qos, bool retain) =>
         qos == Qos && retain == Retain
             ? this
-            : new Message(Topic, Payload, qos, retain, Properties, OriginClientId, ExpiresAt) { StoreId = StoreId };
+            : new Message(Topic, Payload, qos, retain, Properties, OriginClientId, ExpiresAt) { StoreId = StoreId, AcceptedAtTick = AcceptedAtTick };
 
     /// <summary>
     /// Per-message cache of wire encodings so an edge encodes once per variant (protocol, version,

@@ -71,6 +71,16 @@ public sealed partial class DeviceCommands(Broker broker, DeviceRegistry registr
         return true;
     }
 
+    /// <summary>
+    /// Where a command would go and where its reply would arrive (<c>{root}/replies/+</c>), so an
+    /// edge can ask its ACL before <see cref="SendAsync"/>; null for an unknown device or an invalid
+    /// name (which <see cref="SendAsync"/> answers).
+    /// </summary>
+    public (string CommandTopic, string ReplyFilter)? TopicsFor(string identifier, string name) =>
+        IsValidName(name) && registry.TopicsOf(identifier) is { } topics ? (topics.CommandFor(name), ReplyTopic(topics, "+")) : null;
+
+    private static string ReplyTopic(DeviceTopics topics, string correlation) => $"{topics.Root}/replies/{correlation}";
+
     public async Task<CommandResult> SendAsync(string identifier, string name, ReadOnlyMemory<byte> payload, string? contentType,
         TimeSpan? wait, CancellationToken cancellationToken)
     {
@@ -86,7 +96,7 @@ public sealed partial class DeviceCommands(Broker broker, DeviceRegistry registr
 
         var correlation = Guid.NewGuid().ToString("N");
         var commandTopic = topics.CommandFor(name);
-        var responseTopic = $"{topics.Root}/replies/{correlation}";
+        var responseTopic = ReplyTopic(topics, correlation);
         var properties = new MessageProperties
         {
             ContentType = contentType,

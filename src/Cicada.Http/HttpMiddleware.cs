@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using Cicada.Core.Auth;
+using Cicada.Core.Limits;
 using Cicada.Http.Rest;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
@@ -79,6 +80,7 @@ internal sealed partial class HttpAuthMiddleware(RequestDelegate next, IAuthenti
             return;
         }
 
+        HttpAcl.SetUser(context, username);
         await next(context);
     }
 
@@ -128,4 +130,34 @@ internal sealed partial class HttpAuthMiddleware(RequestDelegate next, IAuthenti
 
     [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "HTTP request from {Remote} refused for {Username}: {Result}")]
     private static partial void LogRefused(ILogger logger, EndPoint? remote, string username, AuthResult result);
+}
+
+/// <summary>
+/// Limits:MaxHttpRequestsPerSecond per client IP address: over it, 429 Too Many Requests with
+/// Retry-After (RFC 6585 §4, RFC 9110 §10.2.3), before authentication so a flood costs no
+/// password hashing. <c>/healthz</c> is exempt: probes must see a busy broker as alive.
+/// </summary>
+internal sealed class HttpRateLimitMiddleware(RequestDelegate next, ConnectionLimiter limiter)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (context.Request.Path.StartsWithSegments("/healthz"))
+        {
+            return next(context);
+        }
+
+        var remote = context.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, context.Connection.RemotePort) : null;
+        if (limiter.AllowsRequest("http", remote, out var retryAfter))
+        {
+            return next(context);
+        }
+
+        return TooManyRequests(context, retryAfter, "Too many requests from this address (Limits:MaxHttpRequestsPerSecond).");
+    }
+
+    public static Task TooManyRequests(HttpContext context, int retryAfterSeconds, string detail)
+    {
+        context.Response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problems.Create(StatusCodes.Status429TooManyRequests, detail).ExecuteAsync(context);
+    }
 }

@@ -55,6 +55,7 @@ public static class HttpServiceCollectionExtensions
         app.ApplicationServices.GetRequiredService<HttpMetrics>();
 
         app.UseMiddleware<HttpErrorMiddleware>();
+        app.UseMiddleware<HttpRateLimitMiddleware>();
         app.UseMiddleware<HttpAuthMiddleware>();
         app.UseWebSockets();
 
@@ -63,6 +64,7 @@ public static class HttpServiceCollectionExtensions
         DeviceEndpoints.Map(api);
         DeviceControlEndpoints.Map(api);
         BrokerStateEndpoints.Map(api);
+        AclEndpoints.Map(api);
         StreamEndpoint.Map(api);
         MqttWebSocketEndpoint.Map(app);
         DashboardEndpoints.Map(app);

@@ -97,12 +97,6 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             if (written > 0)
             {
                 _edge.Broker.Metrics.MessagesSent.Add(written);
-                if (session.ExactlyOnceIdsStored is { IsCompleted: false } stored)
-                {
-                    // A QoS 2 PUBLISH leaves only once its packet id is stored (MQTT-4.3.3 across a restart).
-                    await stored.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                }
-
                 await _output.FlushAsync();
             }
         }

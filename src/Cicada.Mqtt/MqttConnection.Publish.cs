@@ -7,11 +7,18 @@ namespace Cicada.Mqtt;
 
 internal sealed partial class MqttConnection
 {
+    private readonly Core.Limits.TokenBucket? _publishBucket;
     private int _unackedQos1;
 
     private void HandlePublish(PublishPacket publish)
     {
         var link = _link!;
+
+        // The bucket is this connection's own (read loop only): no lock on the publish path.
+        if (_publishBucket is not null && !_edge.Limiter!.AllowsPublish(_publishBucket, "mqtt", link.ClientId, _context.RemoteEndPoint))
+        {
+            throw new PublishRateExceededException();
+        }
         Message message;
         if (_v5)
         {
@@ -186,3 +193,6 @@ internal sealed partial class MqttConnection
         }
     }
 }
+
+/// <summary>A client publishing faster than Limits:MaxPublishesPerSecond allows: the connection ends.</summary>
+internal sealed class PublishRateExceededException() : Exception("publish rate too high (Limits:MaxPublishesPerSecond)");

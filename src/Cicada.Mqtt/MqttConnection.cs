@@ -35,6 +35,7 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         _output = context.Transport.Output;
         _openedAt = edge.Broker.Time.GetUtcNow();
         _lastActivity = Environment.TickCount64;
+        _publishBucket = edge.Limiter?.CreatePublishBucket();
     }
 
     private string ClientId => _link?.ClientId ?? "?";
@@ -104,6 +105,14 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
             MqttLog.ProtocolError(_edge.Logger, _context.RemoteEndPoint, ClientId, ex.Rule, ex.Message);
             reason = $"protocol error {ex.Rule}";
             await ReportProtocolErrorAsync(ex, reason);
+        }
+        catch (PublishRateExceededException ex)
+        {
+            // Limits:MaxPublishesPerSecond: MQTT 5 says why (DISCONNECT 0x96 Message rate too high,
+            // §3.14.2.1); a 3.1.1 client has no such code and is just closed (MQTT-4.8.0-1). The
+            // limiter has counted and logged it.
+            reason = ex.Message;
+            await DisconnectAsync(Protocol.V5.ReasonCode.MessageRateTooHigh, reason);
         }
         catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException or ObjectDisposedException)
         {

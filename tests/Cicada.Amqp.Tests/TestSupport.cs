@@ -144,6 +144,17 @@ public sealed class CicadaProcess : IDisposable
         }
     }
 
+    /// <summary>SIGTERM (a graceful stop) and the exit code, within <paramref name="timeoutSeconds"/>.</summary>
+    public async Task<int> TerminateAsync(int timeoutSeconds = 20)
+    {
+        var process = _process ?? throw new InvalidOperationException("the server is not running");
+        var (code, output, error) = await Tool.RunAsync("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Assert.True(code == 0, $"kill -TERM failed: {output}{error}");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
+        await process.WaitForExitAsync(timeout.Token);
+        return process.ExitCode;
+    }
+
     public void Dispose()
     {
         Kill();

@@ -281,6 +281,61 @@ public class PersistentSessionTests
         Assert.NotEqual(0, id);
     }
 
+    [Fact]
+    public async Task MQTT_4_4_0_1_a_stored_delivery_keeps_its_packet_id_across_a_crash_that_lost_the_sent_state()
+    {
+        var store = new MemoryBrokerStore();
+        int[] before;
+        using (var first = await TestBroker.StartAsync(store))
+        {
+            var link = first.Connect("p", cleanSession: false).Link;
+            await first.Broker.SubscribeAsync(link, "a", Qos2);
+            await first.PublishAsync("a", "done", QoS.AtLeastOnce);
+            Assert.All(link.Session.Drain(), d => Assert.True(link.Session.Complete(d.Id)));
+            for (var i = 0; i < 3; i++)
+            {
+                await first.PublishAsync("a", $"m{i}", QoS.ExactlyOnce);
+            }
+
+            before = link.Session.Drain().Select(d => d.Id).ToArray();
+        }
+
+        // The crash came before the "sent with id" writes were durable: the store shows them queued.
+        foreach (var record in await store.LoadQueueAsync("p", CancellationToken.None))
+        {
+            await store.UpdateDeliveryAsync("p", record.Seq, 0, DeliveryState.Queued);
+        }
+
+        using var second = await TestBroker.StartAsync(store);
+        var resumed = second.Connect("p", cleanSession: false);
+        var after = resumed.Link.Session.Drain();
+        Assert.Equal(["m0", "m1", "m2"], after.Select(d => d.Delivery.Text()));
+        Assert.Equal(before, after.Select(d => d.Id));
+    }
+
+    [Fact]
+    public async Task MQTT_2_3_1_2_a_stored_delivery_waits_while_its_id_is_held_by_an_older_one_in_flight()
+    {
+        using var t = await TestBroker.StartAsync();
+        var link = t.Connect("p", cleanSession: false).Link;
+        await t.Broker.SubscribeAsync(link, "a", Qos2);
+        var session = link.Session;
+        await t.PublishAsync("a", "old", QoS.ExactlyOnce);
+        Assert.True(session.TryTakeNext(10, DateTimeOffset.UtcNow, out _, out var held));
+
+        // Advance the queue position 65,535 past "old", so the next stored delivery maps to the held id.
+        for (var i = 1; i < 65_535; i++)
+        {
+            session.NextSeq();
+        }
+
+        await t.PublishAsync("a", "new", QoS.ExactlyOnce);
+        Assert.False(session.TryTakeNext(10, DateTimeOffset.UtcNow, out _, out _));
+        Assert.True(session.Complete(held));
+        Assert.True(session.TryTakeNext(10, DateTimeOffset.UtcNow, out var next, out var id));
+        Assert.Equal(("new", held), (next.Text(), id));
+    }
+
     private static async Task WaitUntil(Func<bool> condition)
     {
         // The will is published fire-and-forget; with the in-memory store it is synchronous, but

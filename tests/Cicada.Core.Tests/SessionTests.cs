@@ -162,10 +162,30 @@ public class SessionTests
         var session = NewSession(maxQueued: 3);
         var accepted = new[] { "1", "2", "3", "4", "5" }.Select(p => session.Enqueue(D(p))).ToList();
 
-        Assert.Equal([true, true, true, false, false], accepted);
+        Assert.Equal([0, 0, 0, 1, 1], accepted);
         Assert.Equal(2, session.Dropped);
         Assert.Equal(3, session.PendingCount);
         Assert.Equal(["3", "4", "5"], session.Drain().Select(t => t.Delivery.Text()));
+    }
+
+    [Fact]
+    public void Max_queued_bytes_drops_the_oldest_until_the_payload_bytes_fit()
+    {
+        var session = new Session("client", 0, new MemoryBrokerStore(), maxQueued: 100, maxQueuedBytes: 10);
+        Assert.Equal(0, session.Enqueue(D("aaaa")));
+        Assert.Equal(0, session.Enqueue(D("bbbb")));
+        Assert.Equal(8, session.PendingBytes);
+
+        // 4 + 4 + 6 = 14 > 10: the oldest goes (drop-oldest, as for the message count).
+        Assert.Equal(1, session.Enqueue(D("cccccc")));
+        Assert.Equal(10, session.PendingBytes);
+
+        // One message larger than the whole limit empties the rest but is itself kept.
+        Assert.Equal(2, session.Enqueue(D("dddddddddddd")));
+        Assert.Equal(12, session.PendingBytes);
+        Assert.Equal(["dddddddddddd"], session.Drain().Select(t => t.Delivery.Text()));
+        Assert.Equal(0, session.PendingBytes);
+        Assert.Equal(3, session.Dropped);
     }
 
     [Fact]
@@ -179,7 +199,7 @@ public class SessionTests
         await store.EnqueueAsync(second.Message, [new QueueTarget("client", 2, QoS.AtLeastOnce)]);
 
         session.Enqueue(first);
-        Assert.False(session.Enqueue(second));
+        Assert.Equal(1, session.Enqueue(second));
 
         var queue = await store.LoadQueueAsync("client", CancellationToken.None);
         Assert.Equal(2, Assert.Single(queue).Seq);

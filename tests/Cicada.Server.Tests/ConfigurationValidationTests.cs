@@ -73,6 +73,11 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Limits:MaxTopicLevels", 0, int.MaxValue)]
     [InlineData("Limits:MaxTopicLength", 0, 65535)]
     [InlineData("Storage:BusyTimeoutSeconds", 1, 3600)]
+    [InlineData("Broker:MaxQueuedBytes", 0, long.MaxValue)]
+    [InlineData("Limits:MaxPublishesPerSecond", 0, int.MaxValue)]
+    [InlineData("Limits:PublishBurst", 0, int.MaxValue)]
+    [InlineData("Limits:MaxHttpRequestsPerSecond", 0, int.MaxValue)]
+    [InlineData("Limits:HttpRequestBurst", 0, int.MaxValue)]
     public async Task NumberBelowItsRange_IsRefused_NamingKeyAndRange(string key, long min, long max)
     {
         await AssertRefusedAsync(Json(key, (min - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), key,
@@ -107,6 +112,11 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Limits:MaxTopicLevels", int.MaxValue)]
     [InlineData("Limits:MaxTopicLength", 65535)]
     [InlineData("Storage:BusyTimeoutSeconds", 3600)]
+    [InlineData("Broker:MaxQueuedBytes", "9223372036854775808")]
+    [InlineData("Limits:MaxPublishesPerSecond", int.MaxValue)]
+    [InlineData("Limits:PublishBurst", int.MaxValue)]
+    [InlineData("Limits:MaxHttpRequestsPerSecond", int.MaxValue)]
+    [InlineData("Limits:HttpRequestBurst", int.MaxValue)]
     public async Task NumberAboveItsRange_IsRefused(string key, object max)
     {
         var above = max is string text ? text : (Convert.ToInt64(max, System.Globalization.CultureInfo.InvariantCulture) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -119,17 +129,20 @@ public sealed class ConfigurationValidationTests : IDisposable
         // The theories list the rules by hand; a rule added without a test fails here.
         var tested = new[]
         {
-            "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds", "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds", "Http:MaxBodySize", "Http:StreamKeepAliveSeconds", "Coap:MaxBodySize", "Coap:BlockSize", "Coap:SeparateResponseAfterMilliseconds", "Coap:ConfirmableNotificationSeconds", "Coap:MaxObservations", "Coap:MaxExchanges", "Amqp:FrameMax", "Amqp:ChannelMax", "Amqp:HeartbeatSeconds", "Amqp:MaxMessageSize", "Limits:MaxConnections", "Limits:MaxConnectionsPerIp", "Limits:MaxSubscriptionsPerClient", "Limits:MaxTopicLevels", "Limits:MaxTopicLength", "Storage:BusyTimeoutSeconds",
+            "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds", "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds", "Http:MaxBodySize", "Http:StreamKeepAliveSeconds", "Coap:MaxBodySize", "Coap:BlockSize", "Coap:SeparateResponseAfterMilliseconds", "Coap:ConfirmableNotificationSeconds", "Coap:MaxObservations", "Coap:MaxExchanges", "Amqp:FrameMax", "Amqp:ChannelMax", "Amqp:HeartbeatSeconds", "Amqp:MaxMessageSize", "Limits:MaxConnections", "Limits:MaxConnectionsPerIp", "Limits:MaxSubscriptionsPerClient", "Limits:MaxTopicLevels", "Limits:MaxTopicLength",
+            "Broker:MaxQueuedBytes", "Limits:MaxPublishesPerSecond", "Limits:PublishBurst", "Limits:MaxHttpRequestsPerSecond", "Limits:HttpRequestBurst",
+            "Storage:BusyTimeoutSeconds",
         };
         Assert.Equal(tested.Order(StringComparer.Ordinal), ConfigurationRules.Ranges.Select(r => r.Key).Order(StringComparer.Ordinal));
 
         // And every boundary is accepted.
         var json = "{ \"Mqtt\": { \"MaxPacketSize\": 16, \"ReceiveMaximum\": 1, \"TopicAliasMaximum\": 0, \"MaxKeepAliveSeconds\": 0 }, "
-            + "\"Broker\": { \"MaxInflight\": 1, \"MaxQueuedMessages\": 1, \"ConnectTimeoutSeconds\": 1 }, \"Sys\": { \"IntervalSeconds\": 0 }, "
+            + "\"Broker\": { \"MaxInflight\": 1, \"MaxQueuedMessages\": 1, \"MaxQueuedBytes\": 0, \"ConnectTimeoutSeconds\": 1 }, \"Sys\": { \"IntervalSeconds\": 0 }, "
             + "\"Http\": { \"MaxBodySize\": 9223372036854775807, \"StreamKeepAliveSeconds\": 1 }, "
             + "\"Coap\": { \"BlockSize\": 16, \"MaxBodySize\": 1, \"SeparateResponseAfterMilliseconds\": 0, \"ConfirmableNotificationSeconds\": 1, \"MaxObservations\": 0, \"MaxExchanges\": 1 }, "
             + "\"Amqp\": { \"FrameMax\": 4096, \"ChannelMax\": 1, \"HeartbeatSeconds\": 0, \"MaxMessageSize\": 1 }, "
-            + "\"Limits\": { \"MaxConnections\": 0, \"MaxConnectionsPerIp\": 0, \"MaxSubscriptionsPerClient\": 0, \"MaxTopicLevels\": 0, \"MaxTopicLength\": 0 }, "
+            + "\"Limits\": { \"MaxConnections\": 0, \"MaxConnectionsPerIp\": 0, \"MaxSubscriptionsPerClient\": 0, \"MaxTopicLevels\": 0, \"MaxTopicLength\": 0, "
+            + "\"MaxPublishesPerSecond\": 0, \"PublishBurst\": 0, \"MaxHttpRequestsPerSecond\": 0, \"HttpRequestBurst\": 0 }, "
             + "\"Storage\": { \"BusyTimeoutSeconds\": 1 } }";
         Assert.Equal(0, await RunWithConfigAsync(json));
         Assert.NotNull(_cli.Served);

@@ -61,7 +61,9 @@ internal static class Method
     public const uint ExchangeDelete = 40 << 16 | 20;
     public const uint ExchangeDeleteOk = 40 << 16 | 21;
     public const uint ExchangeBind = 40 << 16 | 30;
+    public const uint ExchangeBindOk = 40 << 16 | 31;
     public const uint ExchangeUnbind = 40 << 16 | 40;
+    public const uint ExchangeUnbindOk = 40 << 16 | 51;
 
     public const uint QueueDeclare = 50 << 16 | 10;
     public const uint QueueDeclareOk = 50 << 16 | 11;

@@ -10,7 +10,15 @@ namespace Cicada.Amqp.Protocol;
 /// </summary>
 internal ref struct AmqpReader(ReadOnlySpan<byte> data)
 {
+    /// <summary>
+    /// Tables and arrays nested deeper than this are a syntax error. The reader recurses per level
+    /// and one frame could otherwise nest some twenty thousand deep (six octets a level) and
+    /// overflow the stack, which no catch can handle: the broker process would die.
+    /// </summary>
+    public const int MaxNestingDepth = 64;
+
     private readonly ReadOnlySpan<byte> _data = data;
+    private int _depth;
     private int _pos;
     private int _bitOctet = -1;
     private int _bitIndex;
@@ -80,7 +88,7 @@ internal ref struct AmqpReader(ReadOnlySpan<byte> data)
             Throw.Malformed("field table too long");
         }
 
-        var inner = new AmqpReader(Take((int)length));
+        var inner = Nested(Take((int)length));
         var table = new Dictionary<string, object?>(StringComparer.Ordinal);
         while (!inner.End)
         {
@@ -123,7 +131,10 @@ internal ref struct AmqpReader(ReadOnlySpan<byte> data)
             case 'D':
                 var scale = ReadOctet();
                 var value = (int)ReadLong();
-                return scale > 28 ? Throw.Malformed<object?>("decimal scale above 28") : new decimal(Math.Abs(value), 0, 0, value < 0, scale);
+
+                // The magnitude as 32 unsigned bits: Math.Abs(int.MinValue) would throw OverflowException.
+                var magnitude = unchecked((int)(uint)Math.Abs((long)value));
+                return scale > 28 ? Throw.Malformed<object?>("decimal scale above 28") : new decimal(magnitude, 0, 0, value < 0, scale);
             case 'S': return ReadLongString();
             case 'x': return ReadLongStringBytes().ToArray();
             case 'T': return new AmqpTimestamp(ReadLongLong());
@@ -136,7 +147,7 @@ internal ref struct AmqpReader(ReadOnlySpan<byte> data)
                     Throw.Malformed("field array too long");
                 }
 
-                var inner = new AmqpReader(Take((int)length));
+                var inner = Nested(Take((int)length));
                 var list = new List<object?>();
                 while (!inner.End)
                 {
@@ -147,6 +158,16 @@ internal ref struct AmqpReader(ReadOnlySpan<byte> data)
             default:
                 return Throw.Malformed<object?>($"unknown field value type '{type}'");
         }
+    }
+
+    private readonly AmqpReader Nested(ReadOnlySpan<byte> data)
+    {
+        if (_depth >= MaxNestingDepth)
+        {
+            Throw.Malformed($"field tables/arrays nested more than {MaxNestingDepth} deep");
+        }
+
+        return new AmqpReader(data) { _depth = _depth + 1 };
     }
 
     private static string Decode(ReadOnlySpan<byte> bytes) => bytes.IsEmpty ? string.Empty : Encoding.UTF8.GetString(bytes);

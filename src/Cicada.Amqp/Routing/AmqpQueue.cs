@@ -9,7 +9,7 @@ namespace Cicada.Amqp.Routing;
 /// a closed channel's unacknowledged ones) wait in a local list ahead of the session's queue and
 /// keep their Core in-flight id, so a stored one stays stored until it is finally acknowledged.
 /// </summary>
-internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
+internal sealed partial class AmqpQueue : IClientConnection, IThreadPoolWorkItem
 {
     public const string ClientIdPrefix = "amqp:q:";
 
@@ -38,6 +38,7 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
         Arguments = arguments;
         Owner = owner;
         _time = time;
+        Limits = QueueLimits.Read(arguments);
     }
 
     public string Name { get; }
@@ -66,6 +67,7 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
         {
             lock (_lock)
             {
+                DropExpiredLocked();
                 return (uint)(Session.PendingCount + _requeued.Count);
             }
         }
@@ -107,6 +109,7 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
     /// <summary>Removes a consumer; returns how many are left.</summary>
     public int RemoveConsumer(Consumer consumer)
     {
+        Touch(); // x-expires counts from the last consumer's going
         lock (_lock)
         {
             _consumers.Remove(consumer);
@@ -142,6 +145,15 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
             _topicFilters.TryGetValue(filter, out var count);
             _topicFilters[filter] = count + 1;
             return count == 0;
+        }
+    }
+
+    /// <summary>The MQTT filters of the queue's amq.topic bindings: what a consumer of the queue reads.</summary>
+    public string[] TopicFilters()
+    {
+        lock (_lock)
+        {
+            return [.. _topicFilters.Keys];
         }
     }
 
@@ -223,13 +235,14 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
     /// <summary>Takes the next ready message (basic.get, or a consumer's turn).</summary>
     public bool TryTake(out QueuedMessage message)
     {
+        Touch(); // basic.get uses the queue (x-expires)
         lock (_lock)
         {
-            return TryTakeLocked(out message);
+            return TryTakeLocked(out message, forConsumer: false);
         }
     }
 
-    private bool TryTakeLocked(out QueuedMessage message)
+    private bool TryTakeLocked(out QueuedMessage message, bool forConsumer)
     {
         if (Deleted)
         {
@@ -237,17 +250,29 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
             return false;
         }
 
-        if (_requeued.First is { } first)
+        var now = _time.GetUtcNow();
+        while (_requeued.First is { } first)
         {
             _requeued.RemoveFirst();
             message = first.Value;
-            return true;
+            if (!IsExpired(message.Message, now, forConsumer))
+            {
+                return true;
+            }
+
+            Complete(message);
         }
 
-        var now = _time.GetUtcNow();
         while (Session.TryTakeNext(MaxCoreInflight, now, out var delivery, out var id))
         {
             message = new QueuedMessage(delivery, id, false);
+            if (IsExpired(delivery.Message, now, forConsumer))
+            {
+                // x-message-ttl: an expired message is never delivered (RabbitMQ's per-queue TTL).
+                Complete(message);
+                continue;
+            }
+
             if (_wideKeys > 0 && !MatchesTopicKeys(delivery.Message))
             {
                 // Reached through a widened Core filter (an AMQP key MQTT cannot express) but not the key itself.
@@ -284,6 +309,11 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
 
     public void OnDeliveriesPending()
     {
+        if (Limits.MaxLength is not null)
+        {
+            EnforceMaxLength();
+        }
+
         if (_drain.Request())
         {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
@@ -405,7 +435,7 @@ internal sealed class AmqpQueue : IClientConnection, IThreadPoolWorkItem
                     return;
                 }
 
-                if (!TryTakeLocked(out var message))
+                if (!TryTakeLocked(out var message, forConsumer: true))
                 {
                     chosen.Release();
                     return;

@@ -16,7 +16,7 @@ internal sealed record Binding(AmqpQueue Queue, string RoutingKey, Dictionary<st
     public bool SameAs(AmqpQueue queue, string key, Dictionary<string, object?>? arguments) =>
         ReferenceEquals(Queue, queue) && RoutingKey == key && ArgumentsEqual(Arguments, arguments);
 
-    private static bool ArgumentsEqual(Dictionary<string, object?>? a, Dictionary<string, object?>? b)
+    internal static bool ArgumentsEqual(Dictionary<string, object?>? a, Dictionary<string, object?>? b)
     {
         var countA = a?.Count ?? 0;
         var countB = b?.Count ?? 0;
@@ -47,7 +47,7 @@ internal sealed record Binding(AmqpQueue Queue, string RoutingKey, Dictionary<st
 /// sessions (a queue is a session); amq.topic is Core's topic space and routes in Core's tree.
 /// Bindings are an array swapped whole, so routing reads them without a lock.
 /// </summary>
-internal sealed class Exchange(string name, ExchangeType type, bool durable, bool autoDelete, bool @internal,
+internal sealed partial class Exchange(string name, ExchangeType type, bool durable, bool autoDelete, bool @internal,
     Dictionary<string, object?>? arguments, bool builtIn)
 {
     private volatile Binding[] _bindings = [];
@@ -132,14 +132,7 @@ internal sealed class Exchange(string name, ExchangeType type, bool durable, boo
     {
         foreach (var binding in _bindings)
         {
-            var match = Type switch
-            {
-                ExchangeType.Direct => binding.RoutingKey == routingKey,
-                ExchangeType.Fanout => true,
-                ExchangeType.Topic => TopicMatcher.Matches(binding.RoutingKey, routingKey),
-                _ => HeadersMatcher.Matches(binding.Arguments, headers),
-            };
-            if (match && !result.Contains(binding.Queue))
+            if (Matches(binding.RoutingKey, binding.Arguments, routingKey, headers) && !result.Contains(binding.Queue))
             {
                 result.Add(binding.Queue);
             }

@@ -65,6 +65,7 @@ internal sealed partial class VirtualHost
     {
         var records = await store.LoadTopologyAsync(cancellationToken);
         var bindings = new List<BindingRecord>();
+        var exchangeBindings = new List<ExchangeBindingRecord>();
         lock (_sync)
         {
             foreach (var record in records)
@@ -88,6 +89,10 @@ internal sealed partial class VirtualHost
                 {
                     bindings.Add(JsonSerializer.Deserialize(record.Value, TopologyJson.Default.BindingRecord)!);
                 }
+                else if (record.Key.StartsWith(ExchangeBindingPrefix, StringComparison.Ordinal))
+                {
+                    exchangeBindings.Add(JsonSerializer.Deserialize(record.Value, TopologyJson.Default.ExchangeBindingRecord)!);
+                }
             }
 
             foreach (var b in bindings)
@@ -104,6 +109,7 @@ internal sealed partial class VirtualHost
                 }
             }
 
+            RestoreExchangeBindingsLocked(exchangeBindings);
             foreach (var session in Broker.Sessions.ToList())
             {
                 if (session.ClientId.StartsWith(AmqpQueue.ClientIdPrefix, StringComparison.Ordinal)

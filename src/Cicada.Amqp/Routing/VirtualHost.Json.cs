@@ -12,6 +12,7 @@ internal sealed partial class VirtualHost
     [JsonSerializable(typeof(ExchangeRecord))]
     [JsonSerializable(typeof(QueueRecord))]
     [JsonSerializable(typeof(BindingRecord))]
+    [JsonSerializable(typeof(ExchangeBindingRecord))]
     [JsonSerializable(typeof(string[]))]
     private sealed partial class TopologyJson : JsonSerializerContext;
 }

@@ -5,19 +5,26 @@ using Cicada.Core.Topics;
 
 namespace Cicada.Amqp.Routing;
 
+/// <summary>A publish refused by a full queue with x-overflow reject-publish: a confirming publisher gets basic.nack.</summary>
+internal sealed class PublishRefusedException(string queue) : Exception($"queue '{queue}' is full (x-overflow reject-publish)");
+
 internal sealed partial class VirtualHost
 {
     [ThreadStatic]
     private static List<AmqpQueue>? _queuesScratch;
 
     [ThreadStatic]
+    private static List<Exchange>? _visitedScratch;
+
+    [ThreadStatic]
     private static List<Subscription>? _matchesScratch;
 
     /// <summary>
-    /// Routes one published message (§basic.publish). amq.topic publishes into Core's topic space
-    /// (every protocol's subscribers); the other exchanges queue it onto the matching queues'
-    /// sessions. <paramref name="routed"/> says whether anything received it (for mandatory).
-    /// The task completes when what must be durable is.
+    /// Routes one published message (§basic.publish) through the exchange and its exchange bindings.
+    /// Reaching amq.topic publishes into Core's topic space (every protocol's subscribers); other
+    /// exchanges queue it onto the matching queues' sessions, each queue once. <paramref name="routed"/>
+    /// says whether anything received it (for mandatory). The task completes when what must be
+    /// durable is, and faults when a full reject-publish queue refused the message.
     /// </summary>
     public Task PublishAsync(Exchange exchange, string routingKey, BasicProperties properties, byte[] rawProperties,
         ReadOnlyMemory<byte> body, string? origin, out bool routed)
@@ -27,60 +34,81 @@ internal sealed partial class VirtualHost
         var expiresAt = PropertyMapping.ExpiresAt(properties, Broker.Time);
         var coreProperties = PropertyMapping.ToCore(properties);
 
-        if (exchange.IsTopicSpace)
-        {
-            var topic = TopicMapping.ToTopic(routingKey);
-            if (topic is null)
-            {
-                routed = false;
-                return Task.CompletedTask;
-            }
-
-            var matches = _matchesScratch ??= [];
-            Broker.Subscriptions.Match(topic, matches);
-            routed = matches.Count > 0;
-            matches.Clear();
-
-            var message = new Message(topic, body, qos, retain: false, coreProperties, origin, expiresAt);
-            PropertyMapping.Remember(message, rawProperties);
-            return Broker.PublishAsync(message);
-        }
-
         var queues = _queuesScratch ??= [];
+        var visited = _visitedScratch ??= [];
         try
         {
-            if (exchange.IsDefault)
+            var topicSpace = Collect(exchange, routingKey, properties.Headers, queues, visited);
+            routed = false;
+            string? refusedBy = null;
+            var durable = Task.CompletedTask;
+            if (topicSpace && TopicMapping.ToTopic(routingKey) is { } topic)
             {
-                // §3.1.3.1: the default exchange routes to the queue named by the routing key.
-                if (_queues.TryGetValue(routingKey, out var queue) && !queue.Deleted)
+                var matches = _matchesScratch ??= [];
+                Broker.Subscriptions.Match(topic, matches);
+                routed = matches.Count > 0;
+                foreach (var match in matches)
                 {
-                    queues.Add(queue);
+                    if (match.Subscriber is Session session && QueueOf(session) is { } queue)
+                    {
+                        // Core delivers to this queue already: an exchange binding must not add a second copy.
+                        queues.Remove(queue);
+                        if (queue.RefusesPublish)
+                        {
+                            refusedBy = queue.Name;
+                        }
+                    }
+                }
+
+                matches.Clear();
+                var message = new Message(topic, body, qos, retain: false, coreProperties, origin, expiresAt);
+                PropertyMapping.Remember(message, rawProperties);
+                durable = Broker.PublishAsync(message);
+            }
+
+            if (queues.Count > 0)
+            {
+                routed = true;
+                var sessions = new List<Session>(queues.Count);
+                foreach (var queue in queues)
+                {
+                    if (queue.RefusesPublish)
+                    {
+                        refusedBy = queue.Name;
+                    }
+                    else
+                    {
+                        sessions.Add(queue.Session);
+                    }
+                }
+
+                if (sessions.Count > 0)
+                {
+                    var targeted = new Message(MessageAddress.Encode(exchange.Name, routingKey), body, qos, retain: false, coreProperties, origin, expiresAt);
+                    PropertyMapping.Remember(targeted, rawProperties);
+                    var enqueued = Broker.EnqueueAsync(targeted, sessions);
+                    durable = durable.IsCompletedSuccessfully ? enqueued : Task.WhenAll(durable, enqueued);
                 }
             }
-            else
+
+            if (refusedBy is not null)
             {
-                exchange.Route(routingKey, properties.Headers, queues);
+                // RabbitMQ's reject-publish: the queue refuses, the publisher is told with a nack.
+                durable = Task.WhenAll(durable, Task.FromException(new PublishRefusedException(refusedBy)));
             }
 
-            routed = queues.Count > 0;
-            if (!routed)
-            {
-                return Task.CompletedTask;
-            }
-
-            var targeted = new Message(MessageAddress.Encode(exchange.Name, routingKey), body, qos, retain: false, coreProperties, origin, expiresAt);
-            PropertyMapping.Remember(targeted, rawProperties);
-            var sessions = new Session[queues.Count];
-            for (var i = 0; i < queues.Count; i++)
-            {
-                sessions[i] = queues[i].Session;
-            }
-
-            return Broker.EnqueueAsync(targeted, sessions);
+            return durable;
         }
         finally
         {
             queues.Clear();
+            visited.Clear();
         }
     }
+
+    private AmqpQueue? QueueOf(Session session) =>
+        session.ClientId.StartsWith(AmqpQueue.ClientIdPrefix, StringComparison.Ordinal)
+        && _queues.TryGetValue(session.ClientId[AmqpQueue.ClientIdPrefix.Length..], out var queue)
+            ? queue
+            : null;
 }

@@ -134,7 +134,7 @@ internal sealed partial class VirtualHost(Broker broker, ITopologyStore store)
                 Throw.Channel(ReplyCode.AccessRefused, $"operation not permitted on exchange '{name}'", method);
             }
 
-            if (ifUnused && exchange.Bindings.Length > 0)
+            if (ifUnused && exchange.InUse)
             {
                 Throw.Channel(ReplyCode.PreconditionFailed, $"exchange '{name}' in vhost '{Name}' in use", method);
             }
@@ -145,7 +145,12 @@ internal sealed partial class VirtualHost(Broker broker, ITopologyStore store)
 
     private void RemoveExchangeLocked(Exchange exchange)
     {
-        _exchanges.TryRemove(exchange.Name, out _);
+        if (!_exchanges.TryRemove(new KeyValuePair<string, Exchange>(exchange.Name, exchange)))
+        {
+            return;
+        }
+
+        RemoveExchangeBindingsLocked(exchange);
         foreach (var binding in exchange.Bindings)
         {
             exchange.RemoveBinding(binding.Queue, binding.RoutingKey, binding.Arguments);
@@ -192,10 +197,17 @@ internal sealed partial class VirtualHost(Broker broker, ITopologyStore store)
                         $"inequivalent arg 'durable/exclusive/auto_delete' for queue '{name}' in vhost '{Name}'", method);
                 }
 
+                // RabbitMQ: the arguments it applies must match too (inequivalent arg, 406).
+                if (existing.Limits.Difference(QueueLimits.Parse(arguments, method)) is { } differing)
+                {
+                    Throw.Channel(ReplyCode.PreconditionFailed, $"inequivalent arg '{differing}' for queue '{name}' in vhost '{Name}'", method);
+                }
+
+                existing.Touch();
                 return existing;
             }
 
-            ValidateQueueArguments(arguments, method);
+            QueueLimits.Parse(arguments, method);
             var queue = new AmqpQueue(name, durable, exclusive, autoDelete, arguments.Count == 0 ? null : arguments,
                 exclusive ? connection : null, Broker.Time);
             Attach(queue);
@@ -206,17 +218,6 @@ internal sealed partial class VirtualHost(Broker broker, ITopologyStore store)
             }
 
             return queue;
-        }
-    }
-
-    private static void ValidateQueueArguments(Dictionary<string, object?> arguments, uint method)
-    {
-        foreach (var (key, value) in arguments)
-        {
-            if (key is "x-message-ttl" or "x-expires" or "x-max-length" && !(value is sbyte or byte or short or ushort or int or uint or long && Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) >= 0))
-            {
-                Throw.Channel(ReplyCode.PreconditionFailed, $"invalid arg '{key}' for queue: a non-negative integer is expected", method);
-            }
         }
     }
 
@@ -272,7 +273,7 @@ internal sealed partial class VirtualHost(Broker broker, ITopologyStore store)
                 }
             }
 
-            if (exchange.AutoDelete && exchange.Bindings.Length == 0 && !exchange.BuiltIn)
+            if (exchange.AutoDelete && !exchange.InUse && !exchange.BuiltIn)
             {
                 RemoveExchangeLocked(exchange);
             }
@@ -388,7 +389,7 @@ internal sealed partial class VirtualHost(Broker broker, ITopologyStore store)
                 store.DeleteTopologyAsync(BindingKey(exchange, removed)).Forget();
             }
 
-            if (exchange.AutoDelete && exchange.Bindings.Length == 0 && !exchange.BuiltIn)
+            if (exchange.AutoDelete && !exchange.InUse && !exchange.BuiltIn)
             {
                 RemoveExchangeLocked(exchange);
             }

@@ -21,6 +21,8 @@ public sealed partial class ConnectionLimiter
     private readonly ILogger _logger;
     private readonly Counter<long>? _exceeded;
     private readonly ConcurrentDictionary<IPAddress, int> _perIp = new();
+    private readonly IpBuckets? _httpRequests;
+    private readonly IpBuckets? _publishesFromIp;
     private int _open;
     private long _logSecond;
     private int _logged;
@@ -31,6 +33,15 @@ public sealed partial class ConnectionLimiter
         _logger = logger;
         _exceeded = meterFactory?.Create(CicadaMetrics.MeterName)
             .CreateCounter<long>("cicada.limits.exceeded", description: "Requests refused by a configured limit");
+        if (_options.MaxHttpRequestsPerSecond > 0)
+        {
+            _httpRequests = new IpBuckets(_options.MaxHttpRequestsPerSecond, _options.HttpRequestBurst);
+        }
+
+        if (_options.MaxPublishesPerSecond > 0)
+        {
+            _publishesFromIp = new IpBuckets(_options.MaxPublishesPerSecond, _options.PublishBurst);
+        }
     }
 
     public LimitsOptions Options => _options;
@@ -78,6 +89,59 @@ public sealed partial class ConnectionLimiter
 
         return new ConnectionLease(this, address);
     }
+
+    /// <summary>
+    /// A publish-rate bucket for one client connection (Limits:MaxPublishesPerSecond), or null
+    /// when there is no such limit. Check it with <see cref="AllowsPublish"/> from the connection's
+    /// own read loop only.
+    /// </summary>
+    public TokenBucket? CreatePublishBucket() => _options.MaxPublishesPerSecond > 0
+        ? new TokenBucket(_options.MaxPublishesPerSecond, _options.PublishBurst > 0 ? _options.PublishBurst : _options.MaxPublishesPerSecond)
+        : null;
+
+    /// <summary>False (and counted, logged) when the client's publish bucket is empty.</summary>
+    public bool AllowsPublish(TokenBucket? bucket, string protocol, string clientId, EndPoint? remote)
+    {
+        if (bucket is null || bucket.TryTake())
+        {
+            return true;
+        }
+
+        Exceeded("publish-rate", protocol, remote,
+            $"client {clientId} publishes faster than {_options.MaxPublishesPerSecond}/s (Limits:MaxPublishesPerSecond, Limits:PublishBurst)");
+        return false;
+    }
+
+    /// <summary>
+    /// For edges without a connection per client (HTTP): Limits:MaxHttpRequestsPerSecond per IP
+    /// address. False (counted, logged) when over it, with the seconds until a retry may succeed.
+    /// </summary>
+    public bool AllowsRequest(string protocol, EndPoint? remote, out int retryAfterSeconds) =>
+        Allows(_httpRequests, "request-rate", protocol, remote, out retryAfterSeconds,
+            $"{Address(remote)} makes more than {_options.MaxHttpRequestsPerSecond} requests/s (Limits:MaxHttpRequestsPerSecond)");
+
+    /// <summary>Limits:MaxPublishesPerSecond counted per IP address, for edges without a connection per client (HTTP).</summary>
+    public bool AllowsPublishFrom(string protocol, EndPoint? remote, out int retryAfterSeconds) =>
+        Allows(_publishesFromIp, "publish-rate", protocol, remote, out retryAfterSeconds,
+            $"{Address(remote)} publishes faster than {_options.MaxPublishesPerSecond}/s (Limits:MaxPublishesPerSecond)");
+
+    private bool Allows(IpBuckets? buckets, string limit, string protocol, EndPoint? remote, out int retryAfterSeconds, string detail)
+    {
+        retryAfterSeconds = 0;
+        if (buckets is null || Address(remote) is not { } address || buckets.TryTake(address, out retryAfterSeconds))
+        {
+            return true;
+        }
+
+        Exceeded(limit, protocol, remote, detail);
+        return false;
+    }
+
+    private static IPAddress? Address(EndPoint? remote) =>
+        (remote as IPEndPoint)?.Address is { } a ? (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a) : null;
+
+    /// <summary>Counts and logs (rate-limited) a refusal an edge decided itself, e.g. an HTTP body over Http:MaxBodySize.</summary>
+    public void Refused(string limit, string protocol, EndPoint? remote, string detail) => Exceeded(limit, protocol, remote, detail);
 
     /// <summary>False (and counted, logged) when a session already holds the most subscriptions it may.</summary>
     public bool AllowsSubscription(string protocol, string clientId, int held)
@@ -164,4 +228,32 @@ public sealed class ConnectionLease : IDisposable
     }
 
     public void Dispose() => Interlocked.Exchange(ref _limiter, null)?.Close(_address);
+}
+
+/// <summary>
+/// One token bucket per IP address, each locked on its own (HTTP requests are not the MQTT hot
+/// path). Bounded: past <see cref="MaxAddresses"/> addresses the table starts afresh, so a scan
+/// from many addresses cannot grow it without end (at worst it forgets who was throttled).
+/// </summary>
+internal sealed class IpBuckets(double rate, int burst)
+{
+    private const int MaxAddresses = 100_000;
+
+    private readonly ConcurrentDictionary<IPAddress, TokenBucket> _buckets = new();
+
+    public bool TryTake(IPAddress address, out int retryAfterSeconds)
+    {
+        if (_buckets.Count >= MaxAddresses)
+        {
+            _buckets.Clear();
+        }
+
+        var bucket = _buckets.GetOrAdd(address, static (_, s) => new TokenBucket(s.rate, s.burst > 0 ? s.burst : s.rate), (rate, burst));
+        lock (bucket)
+        {
+            var allowed = bucket.TryTake();
+            retryAfterSeconds = allowed ? 0 : bucket.RetryAfterSeconds;
+            return allowed;
+        }
+    }
 }

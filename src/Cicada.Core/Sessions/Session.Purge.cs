@@ -14,6 +14,7 @@ public sealed partial class Session
         {
             dropped = _pending.ToArray();
             _pending.Clear();
+            _pendingBytes = 0;
         }
 
         foreach (var delivery in dropped)

@@ -18,20 +18,22 @@ public sealed partial class Session : ISubscriber
     private Dictionary<string, SubscriptionOptions>? _subscriptions;
     private readonly IBrokerStore _store;
     private readonly int _maxQueued;
+    private readonly long _maxQueuedBytes;
+    private long _pendingBytes;
     private bool _overflowing;
     private long _nextSeq;
     private long _nextOrder;
     private int _nextId;
-    private Task _exactlyOnceSent = Task.CompletedTask;
 
     private volatile uint _expirySeconds;
 
-    internal Session(string clientId, uint expirySeconds, IBrokerStore store, int maxQueued)
+    internal Session(string clientId, uint expirySeconds, IBrokerStore store, int maxQueued, long maxQueuedBytes = 0)
     {
         ClientId = clientId;
         _expirySeconds = expirySeconds;
         _store = store;
         _maxQueued = maxQueued;
+        _maxQueuedBytes = maxQueuedBytes;
     }
 
     public string ClientId { get; }
@@ -156,23 +158,47 @@ public sealed partial class Session : ISubscriber
 
     internal long NextSeq() => Interlocked.Increment(ref _nextSeq);
 
-    /// <summary>
-    /// Queues a delivery; returns false (and counts it) when the oldest had to be dropped
-    /// (overflow policy: drop oldest). <see cref="OverflowStarted"/> tells the first drop of an episode.
-    /// </summary>
-    internal bool Enqueue(in Delivery delivery)
+    /// <summary>Payload bytes of the pending (not in-flight) deliveries.</summary>
+    public long PendingBytes
     {
-        Delivery dropped;
+        get
+        {
+            lock (_lock)
+            {
+                return _pendingBytes;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Queues a delivery; returns how many of the oldest had to be dropped for it (overflow policy:
+    /// drop oldest) when the queue holds more than the message or payload-byte limit: 0 normally.
+    /// The newest is always kept, so one message larger than the byte limit still gets through
+    /// alone. <see cref="OverflowStarted"/> tells the first drop of an episode.
+    /// </summary>
+    internal int Enqueue(in Delivery delivery)
+    {
+        Delivery first;
+        List<Delivery>? more = null;
+        var count = 0;
         lock (_lock)
         {
             _pending.Enqueue(delivery);
-            if (_pending.Count <= _maxQueued)
+            _pendingBytes += delivery.Message.Payload.Length;
+            if (!OverLimitLocked())
             {
-                return true;
+                return 0;
             }
 
-            dropped = _pending.Dequeue();
-            Dropped++;
+            first = DequeueLocked();
+            count = 1;
+            while (OverLimitLocked())
+            {
+                (more ??= []).Add(DequeueLocked());
+                count++;
+            }
+
+            Dropped += count;
             if (!_overflowing)
             {
                 _overflowing = true;
@@ -180,12 +206,31 @@ public sealed partial class Session : ISubscriber
             }
         }
 
-        if (dropped.Seq != 0)
+        Forget(first);
+        foreach (var dropped in more ?? [])
         {
-            _store.RemoveDeliveryAsync(ClientId, dropped.Seq).Forget();
+            Forget(dropped);
         }
 
-        return false;
+        return count;
+
+        void Forget(in Delivery dropped)
+        {
+            if (dropped.Seq != 0)
+            {
+                _store.RemoveDeliveryAsync(ClientId, dropped.Seq).Forget();
+            }
+        }
+    }
+
+    private bool OverLimitLocked() =>
+        _pending.Count > 1 && (_pending.Count > _maxQueued || (_maxQueuedBytes > 0 && _pendingBytes > _maxQueuedBytes));
+
+    private Delivery DequeueLocked()
+    {
+        var delivery = _pending.Dequeue();
+        _pendingBytes -= delivery.Message.Payload.Length;
+        return delivery;
     }
 
     /// <summary>
@@ -201,7 +246,7 @@ public sealed partial class Session : ISubscriber
             {
                 if (delivery.Message.IsExpired(now))
                 {
-                    _pending.Dequeue();
+                    DequeueLocked();
                     if (delivery.Seq != 0)
                     {
                         _store.RemoveDeliveryAsync(ClientId, delivery.Seq).Forget();
@@ -210,14 +255,14 @@ public sealed partial class Session : ISubscriber
                     continue;
                 }
 
-                if (_overflowing && _pending.Count < _maxQueued / 2)
+                if (_overflowing && _pending.Count < _maxQueued / 2 && (_maxQueuedBytes == 0 || _pendingBytes < _maxQueuedBytes / 2))
                 {
                     _overflowing = false; // the episode is over once the queue has half drained
                 }
 
                 if (delivery.Qos == QoS.AtMostOnce)
                 {
-                    _pending.Dequeue();
+                    DequeueLocked();
                     id = 0;
                     return true;
                 }
@@ -228,18 +273,23 @@ public sealed partial class Session : ISubscriber
                     break;
                 }
 
-                _pending.Dequeue();
-                id = AllocateId();
+                // A stored delivery's id follows from its queue position, so the same message gets
+                // the same id after a crash even when its "sent with id" write was not yet durable:
+                // a QoS 2 receiver that already holds the id then recognises the resend instead of
+                // delivering it twice (MQTT-4.4.0-1 "original Packet Identifiers", MQTT-4.3.3-9).
+                // If that id is still held by an older delivery (65,535 positions back), wait for it.
+                var stored = delivery.Seq != 0 ? IdForSeq(delivery.Seq) : 0;
+                if (stored != 0 && inflight.ContainsKey(stored))
+                {
+                    break;
+                }
+
+                DequeueLocked();
+                id = stored != 0 ? stored : AllocateId();
                 inflight.Add(id, new InflightDelivery(id, delivery, DeliveryState.Sent, ++_nextOrder));
                 if (delivery.Seq != 0)
                 {
-                    var sent = _store.UpdateDeliveryAsync(ClientId, delivery.Seq, id, DeliveryState.Sent);
-                    sent.Forget();
-                    if (delivery.Qos == QoS.ExactlyOnce)
-                    {
-                        // Writes commit in order: the latest one covers every earlier QoS 2 id.
-                        _exactlyOnceSent = sent;
-                    }
+                    _store.UpdateDeliveryAsync(ClientId, delivery.Seq, id, DeliveryState.Sent).Forget();
                 }
 
                 return true;
@@ -251,23 +301,8 @@ public sealed partial class Session : ISubscriber
         return false;
     }
 
-    /// <summary>
-    /// Completes when the ids of the stored QoS 2 deliveries taken so far are on disk. An edge
-    /// awaits it before those PUBLISHes reach the wire: the receiver de-duplicates by packet id
-    /// (MQTT-4.3.3), so after a crash the broker must resend a message under the id the client
-    /// already holds, not under a fresh one that the client would deliver a second time.
-    /// QoS 1 does not wait (a duplicate is allowed, MQTT-4.3.2).
-    /// </summary>
-    public Task ExactlyOnceIdsStored
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _exactlyOnceSent;
-            }
-        }
-    }
+    /// <summary>Packet ids are 1..65535 (MQTT-2.3.1-1); queue positions start at 1.</summary>
+    internal static int IdForSeq(long seq) => (int)((seq - 1) % 65_535) + 1;
 
     private int AllocateId()
     {
@@ -429,6 +464,7 @@ public sealed partial class Session : ISubscriber
                 else
                 {
                     _pending.Enqueue(delivery);
+                    _pendingBytes += delivery.Message.Payload.Length;
                 }
             }
         }
@@ -450,6 +486,7 @@ public sealed partial class Session : ISubscriber
 
             held.AddRange(_pending);
             _pending.Clear();
+            _pendingBytes = 0;
             _inflightMap = null;
             _receivedIdSet = null;
             return held;

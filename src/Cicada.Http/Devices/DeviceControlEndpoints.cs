@@ -35,6 +35,11 @@ internal static class DeviceControlEndpoints
             return NotFound();
         }
 
+        if (HttpAcl.CheckRead(context, topics.StateFilter) is { } denied)
+        {
+            return denied;
+        }
+
         var (state, etag) = DeviceState.Read(broker.Retained, topics, broker.Time.GetUtcNow());
         context.Response.Headers.ETag = etag;
         context.Response.Headers.CacheControl = "no-cache";
@@ -64,6 +69,13 @@ internal static class DeviceControlEndpoints
             }
 
             wait = parsed;
+        }
+
+        // The command is a publish (write on its topic); waiting for the reply reads the reply topic.
+        if (commands.TopicsFor(identifier, name) is { } topics
+            && (HttpAcl.CheckWrite(context, topics.CommandTopic) ?? (wait is null ? null : HttpAcl.CheckRead(context, topics.ReplyFilter))) is { } denied)
+        {
+            return denied;
         }
 
         var body = await RequestBody.ReadAsync(context.Request, options.Value.MaxBodySize, context.RequestAborted);

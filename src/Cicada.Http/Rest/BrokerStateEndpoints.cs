@@ -15,7 +15,7 @@ internal static class BrokerStateEndpoints
             .Produces<ClientInfo[]>();
         api.MapGet("/subscriptions", Subscriptions).WithTags("Broker").WithSummary("Every subscription of every session")
             .Produces<SubscriptionInfo[]>();
-        api.MapGet("/retained", Retained).WithTags("Broker").WithSummary("Retained messages matching ?filter= (default #)")
+        api.MapGet("/retained", Retained).WithTags("Broker").WithSummary("Retained messages matching ?filter= (default #) that the caller may read")
             .Produces<MessageInfo[]>().ProducesProblem(StatusCodes.Status400BadRequest);
     }
 
@@ -72,7 +72,11 @@ internal static class BrokerStateEndpoints
         var found = new List<Message>();
         broker.Retained.Match(filter, found);
         var now = broker.Time.GetUtcNow();
-        var result = found.Where(m => !m.IsExpired(now)).OrderBy(m => m.Topic, StringComparer.Ordinal)
+
+        // The listing holds only what the caller may read (the ACL, as for GET /topics/{topic}).
+        var authorizer = HttpAcl.Authorizer(context);
+        var identity = HttpAcl.Identity(context);
+        var result = found.Where(m => !m.IsExpired(now) && HttpAcl.MayRead(authorizer, identity, m.Topic)).OrderBy(m => m.Topic, StringComparer.Ordinal)
             .Select(m => MessageInfo.From(m)).ToArray();
         return TypedResults.Json(result, HttpJsonContext.Default.MessageInfoArray);
     }

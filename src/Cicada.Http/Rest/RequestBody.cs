@@ -1,5 +1,8 @@
 using System.Buffers;
+using System.Net;
+using Cicada.Core.Limits;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cicada.Http.Rest;
 
@@ -14,7 +17,7 @@ internal static class RequestBody
     {
         if (request.ContentLength > limit)
         {
-            return null;
+            return TooLarge(request, limit);
         }
 
         var reader = request.BodyReader;
@@ -25,7 +28,7 @@ internal static class RequestBody
             if (buffer.Length > limit)
             {
                 reader.AdvanceTo(buffer.Start, buffer.End);
-                return null;
+                return TooLarge(request, limit);
             }
 
             if (result.IsCompleted)
@@ -38,5 +41,15 @@ internal static class RequestBody
             // Nothing consumed, everything examined: the next read returns once more has arrived.
             reader.AdvanceTo(buffer.Start, buffer.End);
         }
+    }
+
+    /// <summary>Counted in <c>cicada.limits.exceeded{limit="http-body-size"}</c> and logged (rate-limited) like every limit.</summary>
+    private static byte[]? TooLarge(HttpRequest request, long limit)
+    {
+        var connection = request.HttpContext.Connection;
+        request.HttpContext.RequestServices.GetService<ConnectionLimiter>()?.Refused("http-body-size", "http",
+            connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, connection.RemotePort) : null,
+            $"{request.Method} {request.Path}: body over {limit} bytes (Http:MaxBodySize)");
+        return null;
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using Cicada.Core;
+using Cicada.Core.Limits;
 using Cicada.Core.Topics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -32,11 +33,19 @@ internal static partial class TopicEndpoints
     }
 
     private static async Task<IResult> PublishAsync(string topic, HttpContext context, Broker broker, IOptions<HttpOptions> options,
-        ILoggerFactory loggers)
+        ConnectionLimiter limiter, ILoggerFactory loggers)
     {
-        if (CheckTopic(topic) is { } bad)
+        if ((CheckTopic(topic) ?? HttpAcl.CheckWrite(context, topic)) is { } bad)
         {
             return bad;
+        }
+
+        // Limits:MaxPublishesPerSecond: HTTP has no connection per client, so it counts per IP address.
+        var ip = context.Connection.RemoteIpAddress;
+        if (!limiter.AllowsPublishFrom("http", ip is null ? null : new System.Net.IPEndPoint(ip, context.Connection.RemotePort), out var retryAfter))
+        {
+            context.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Problems.Create(StatusCodes.Status429TooManyRequests, "Publishing too fast from this address (Limits:MaxPublishesPerSecond).");
         }
 
         var query = context.Request.Query;
@@ -84,9 +93,9 @@ internal static partial class TopicEndpoints
         return TypedResults.Json(new PublishResult(topic, (int)qos, retain, body.Length), HttpJsonContext.Default.PublishResult);
     }
 
-    private static IResult GetRetained(string topic, Broker broker)
+    private static IResult GetRetained(string topic, HttpContext context, Broker broker)
     {
-        if (CheckTopic(topic) is { } bad)
+        if ((CheckTopic(topic) ?? HttpAcl.CheckRead(context, topic)) is { } bad)
         {
             return bad;
         }
@@ -100,9 +109,10 @@ internal static partial class TopicEndpoints
         return Results.Bytes(message.Payload, message.Properties?.ContentType ?? "application/octet-stream");
     }
 
-    private static async Task<IResult> ClearAsync(string topic, Broker broker)
+    private static async Task<IResult> ClearAsync(string topic, HttpContext context, Broker broker)
     {
-        if (CheckTopic(topic) is { } bad)
+        // Clearing a retained message is a publish (of an empty retained message): write.
+        if ((CheckTopic(topic) ?? HttpAcl.CheckWrite(context, topic)) is { } bad)
         {
             return bad;
         }

@@ -46,6 +46,12 @@ internal static partial class StreamEndpoint
             }
         }
 
+        if (filters.Select(f => HttpAcl.CheckRead(context, f)).FirstOrDefault(r => r is not null) is { } denied)
+        {
+            await denied.ExecuteAsync(context);
+            return;
+        }
+
         var retained = false;
         if (query["retained"].ToString() is { Length: > 0 } retainedText && !Rest.TopicEndpoints.TryParseFlag(retainedText, out retained))
         {

@@ -26,6 +26,7 @@ public static class ConfigurationRules
     public static IReadOnlyList<IntRange> Ranges { get; } =
     [
         new("Broker:MaxQueuedMessages", 1, int.MaxValue, "a session must be able to hold at least one message"),
+        new("Broker:MaxQueuedBytes", 0, long.MaxValue, "a number of payload bytes, 0 = no byte limit"),
         new("Broker:MaxInflight", 1, ushort.MaxValue, "MQTT packet identifiers are 16-bit, so at most 65535 can be in flight (MQTT-2.2.1)"),
         new("Broker:ConnectTimeoutSeconds", 1, 3600, "a connection must get at least a second to send CONNECT"),
         new("Mqtt:MaxPacketSize", 16, 268_435_460,
@@ -53,6 +54,10 @@ public static class ConfigurationRules
         new("Limits:MaxSubscriptionsPerClient", 0, int.MaxValue, "a number of subscriptions, 0 = no limit"),
         new("Limits:MaxTopicLevels", 0, int.MaxValue, "a number of topic levels, 0 = no limit"),
         new("Limits:MaxTopicLength", 0, 65_535, "a topic is at most 65535 UTF-8 bytes (MQTT-1.5.4), 0 = no limit"),
+        new("Limits:MaxPublishesPerSecond", 0, int.MaxValue, "publishes a second per client, 0 = no limit"),
+        new("Limits:PublishBurst", 0, int.MaxValue, "publishes above the rate at once, 0 = one second's worth"),
+        new("Limits:MaxHttpRequestsPerSecond", 0, int.MaxValue, "HTTP requests a second per IP address, 0 = no limit"),
+        new("Limits:HttpRequestBurst", 0, int.MaxValue, "HTTP requests above the rate at once, 0 = one second's worth"),
     ];
 
     /// <summary>

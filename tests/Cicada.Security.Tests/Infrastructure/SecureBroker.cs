@@ -26,8 +26,14 @@ public sealed record SecureBrokerSettings
     /// <summary>Users, written with <c>mosquitto_passwd</c> (Cicada reads mosquitto's <c>$7$</c> hashes).</summary>
     public IReadOnlyDictionary<string, string>? Users { get; init; }
 
+    /// <summary>Also open the HTTP, CoAP and AMQP listeners, each on a free loopback port.</summary>
+    public bool AllEdges { get; init; }
+
     /// <summary>Extra configuration keys.</summary>
     public IReadOnlyDictionary<string, string>? Configuration { get; init; }
+
+    /// <summary>Also start the HTTP edge (on <see cref="SecureBroker.HttpPort"/>).</summary>
+    public bool Http { get; init; }
 }
 
 /// <summary>
@@ -52,6 +58,13 @@ public sealed class SecureBroker : IAsyncDisposable
     public int Port { get; }
 
     public int TlsPort { get; }
+
+    /// <summary>The HTTP, CoAP (UDP) and AMQP ports when <see cref="SecureBrokerSettings.AllEdges"/> (HTTP also with <see cref="SecureBrokerSettings.Http"/>); else 0.</summary>
+    public int HttpPort { get; private init; }
+
+    public int CoapPort { get; private init; }
+
+    public int AmqpPort { get; private init; }
 
     public string CertificateDirectory => Path.Combine(Directory, "certs");
 
@@ -121,10 +134,12 @@ public sealed class SecureBroker : IAsyncDisposable
 
         var port = FreePort();
         var tlsPort = settings.Tls ? FreePort() : 0;
+        var (httpPort, coapPort, amqpPort) = settings.AllEdges ? (FreePort(), FreeUdpPort(), FreePort()) : (settings.Http ? FreePort() : 0, 0, 0);
+        string Listen(int edgePort) => edgePort == 0 ? "off" : $"127.0.0.1:{edgePort}";
         List<string> arguments =
         [
             ServerDll, "--mqtt", $"127.0.0.1:{port}", "--mqtts", settings.Tls ? $"127.0.0.1:{tlsPort}" : "off",
-            "--http", "off", "--coap", "off", "--amqp", "off",
+            "--http", Listen(httpPort), "--coap", Listen(coapPort), "--amqp", Listen(amqpPort),
             "--storage", "memory", "--data", Path.Combine(directory, "data"), "--config", configFile,
         ];
         var environment = new Dictionary<string, string>();
@@ -134,7 +149,7 @@ public sealed class SecureBroker : IAsyncDisposable
         }
 
         var process = ExternalProcess.Start("dotnet", arguments, environment);
-        var broker = new SecureBroker(directory, port, tlsPort, process);
+        var broker = new SecureBroker(directory, port, tlsPort, process) { HttpPort = httpPort, CoapPort = coapPort, AmqpPort = amqpPort };
         try
         {
             await broker.WaitUntilListeningAsync();
@@ -157,8 +172,14 @@ public sealed class SecureBroker : IAsyncDisposable
                 throw new InvalidOperationException($"cicada exited during start-up.\n{Output}");
             }
 
-            if (await AcceptsAsync(Port) && (TlsPort == 0 || await AcceptsAsync(TlsPort)))
+            if (await AcceptsAsync(Port) && (TlsPort == 0 || await AcceptsAsync(TlsPort))
+                && (HttpPort == 0 || await AcceptsAsync(HttpPort)) && (AmqpPort == 0 || await AcceptsAsync(AmqpPort)))
             {
+                if (CoapPort != 0)
+                {
+                    await WaitForLogAsync("CoAP listening on udp"); // UDP has no accept to probe
+                }
+
                 return;
             }
 
@@ -206,6 +227,13 @@ public sealed class SecureBroker : IAsyncDisposable
                 }
             }
         }
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     private static string FindRepositoryRoot()
