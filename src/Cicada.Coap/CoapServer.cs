@@ -149,6 +149,7 @@ public sealed partial class CoapServer : BackgroundService
 
             // The message keeps slices of its datagram, so each datagram gets its own copy.
             var datagram = buffer.AsSpan(0, received.ReceivedBytes).ToArray();
+            _broker.Metrics.AddBytesReceived(datagram.Length, "coap");
             try
             {
                 OnDatagram(datagram, (IPEndPoint)received.RemoteEndPoint);
@@ -473,6 +474,7 @@ public sealed partial class CoapServer : BackgroundService
         try
         {
             socket.SendTo(bytes, SocketFlags.None, remote);
+            _broker.Metrics.AddBytesSent(bytes.Length, "coap");
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {

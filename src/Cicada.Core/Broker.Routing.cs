@@ -18,7 +18,14 @@ public sealed partial class Broker
     /// completes when everything the message changed durably is on disk (retained message,
     /// entries queued for persistent sessions): an edge acknowledges QoS 1/2 only after it.
     /// </summary>
-    public Task PublishAsync(Message message) => Publish(message, null);
+    public Task PublishAsync(Message message) => Publish(message, null, out _);
+
+    /// <summary>
+    /// <see cref="PublishAsync(Message)"/>, also telling whether any subscription matched the topic
+    /// (an MQTT 5 edge answers 0x10 No matching subscribers when none did, §3.4.2.1). Known once the
+    /// synchronous routing is done, so it costs nothing.
+    /// </summary>
+    public Task PublishAsync(Message message, out bool matched) => Publish(message, null, out matched);
 
     /// <summary>
     /// <see cref="PublishAsync"/> for the first copy of an exactly-once publish whose id
@@ -26,9 +33,14 @@ public sealed partial class Broker
     /// a persistent session's id becomes durable in the same write as the message, never before it.
     /// </summary>
     public Task PublishExactlyOnceAsync(Message message, Session receiver, int id) =>
-        Publish(message, receiver.IsPersistent ? new ReceivedId(receiver.ClientId, id) : null);
+        PublishExactlyOnceAsync(message, receiver, id, out _);
 
-    private Task Publish(Message message, ReceivedId? receivedId)
+    /// <inheritdoc cref="PublishExactlyOnceAsync(Message, Session, int)"/>
+    /// <param name="matched">Whether any subscription matched the topic, as in <see cref="PublishAsync(Message, out bool)"/>.</param>
+    public Task PublishExactlyOnceAsync(Message message, Session receiver, int id, out bool matched) =>
+        Publish(message, receiver.IsPersistent ? new ReceivedId(receiver.ClientId, id) : null, out matched);
+
+    private Task Publish(Message message, ReceivedId? receivedId, out bool matched)
     {
         _metrics.MessagesReceived.Add(1);
         var retainTask = Task.CompletedTask;
@@ -54,6 +66,7 @@ public sealed partial class Broker
         try
         {
             _subscriptions.Match(message.Topic, scratch.Matches);
+            matched = scratch.Matches.Count > 0;
             Collect(message, scratch);
 
             List<QueueTarget>? targets = null;

@@ -17,6 +17,15 @@ public sealed partial class CicadaMetrics : IDisposable
         MessagesSent = _meter.CreateCounter<long>("cicada.messages.sent", description: "Messages delivered to subscribers");
         MessagesDropped = _meter.CreateCounter<long>("cicada.messages.dropped", description: "Deliveries dropped by a full session queue");
         ProtocolErrors = _meter.CreateCounter<long>("cicada.protocol.errors", description: "Connections closed for bad input");
+        BytesReceived = _meter.CreateCounter<long>("cicada.bytes.received", unit: "By",
+            description: "Bytes read from clients, by protocol (tag protocol; TLS listeners count the encrypted bytes)");
+        BytesSent = _meter.CreateCounter<long>("cicada.bytes.sent", unit: "By", description: "Bytes written to clients, by protocol (tag protocol)");
+
+        // Commits of a group-committing store take from tens of microseconds (page cache) to
+        // tens of milliseconds (fsync on a slow disk): the default buckets start at 5 ms.
+        StoreCommitDuration = _meter.CreateHistogram("cicada.store.commit.duration", unit: "s",
+            description: "Time to write and commit one batch to durable storage (tag store)",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
         _meter.CreateObservableGauge("cicada.connections", () => Volatile.Read(ref _connections), description: "Connected clients");
         StartTotals();
     }
@@ -25,6 +34,23 @@ public sealed partial class CicadaMetrics : IDisposable
     public Counter<long> MessagesSent { get; }
     public Counter<long> MessagesDropped { get; }
     public Counter<long> ProtocolErrors { get; }
+
+    /// <summary>Bytes in from clients; edges tag each measurement with <c>protocol</c>.</summary>
+    public Counter<long> BytesReceived { get; }
+
+    /// <summary>Bytes out to clients; edges tag each measurement with <c>protocol</c>.</summary>
+    public Counter<long> BytesSent { get; }
+
+    /// <summary>Seconds per durable batch (write + commit); stores tag it with <c>store</c>.</summary>
+    public Histogram<double> StoreCommitDuration { get; }
+
+    /// <summary>Adds bytes received over <paramref name="protocol"/> (an edge's own name, e.g. from its listener).</summary>
+    public void AddBytesReceived(long bytes, string protocol) =>
+        BytesReceived.Add(bytes, new KeyValuePair<string, object?>("protocol", protocol));
+
+    /// <summary>Adds bytes sent over <paramref name="protocol"/>.</summary>
+    public void AddBytesSent(long bytes, string protocol) =>
+        BytesSent.Add(bytes, new KeyValuePair<string, object?>("protocol", protocol));
 
     public long Connections => Volatile.Read(ref _connections);
 

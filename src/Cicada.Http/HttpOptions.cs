@@ -13,4 +13,10 @@ public sealed class HttpOptions
 
     /// <summary>Seconds between SSE keep-alive comments, so proxies and browsers keep an idle stream open.</summary>
     public int StreamKeepAliveSeconds { get; set; } = 15;
+
+    /// <summary>Messages kept for SSE clients that reconnect with <c>Last-Event-ID</c>; 0 turns resume off.</summary>
+    public int StreamReplayMessages { get; set; } = 1000;
+
+    /// <summary>Oldest message, in seconds, kept for SSE resume; older ones are reported as a gap.</summary>
+    public int StreamReplaySeconds { get; set; } = 300;
 }

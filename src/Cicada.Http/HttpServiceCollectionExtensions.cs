@@ -44,6 +44,7 @@ public static class HttpServiceCollectionExtensions
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         services.AddCicadaDevices(configuration);
         services.AddSingleton<HttpMetrics>();
+        services.AddSingleton<SseReplayBuffer>();
         return services;
     }
 
@@ -53,6 +54,9 @@ public static class HttpServiceCollectionExtensions
     {
         // Created now so its gauges exist before the first scrape.
         app.ApplicationServices.GetRequiredService<HttpMetrics>();
+
+        // Buffering starts with the listener, so a client resuming later finds what it missed.
+        app.ApplicationServices.GetRequiredService<SseReplayBuffer>();
 
         app.UseMiddleware<HttpErrorMiddleware>();
         app.UseMiddleware<HttpRateLimitMiddleware>();

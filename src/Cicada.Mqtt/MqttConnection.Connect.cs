@@ -45,10 +45,10 @@ internal sealed partial class MqttConnection
         }
 
         var props = connect.Properties;
-        if (props?.AuthenticationMethod is not null)
+        if (props is { AuthenticationData: not null, AuthenticationMethod: null })
         {
-            // MQTT 5 §4.12: no enhanced authentication method is supported yet.
-            return Refuse(connect, ConnectReturnCode.NotAuthorized, ReasonCode.BadAuthenticationMethod);
+            // MQTT 5 §3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol Error.
+            return Refuse(connect, ConnectReturnCode.NotAuthorized, ReasonCode.ProtocolError);
         }
 
         var clientId = connect.ClientId;
@@ -90,7 +90,13 @@ internal sealed partial class MqttConnection
         // (Tls:UseCertificateCnAsUsername, as mosquitto's use_identity_as_username): the CONNECT
         // username and password are not consulted.
         var certificateUser = _context.Features.Get<ClientCertificateIdentity>()?.Username;
-        var username = certificateUser ?? connect.Username;
+        var pending = new PendingConnect(connect, clientId, assignedId, will, certificateUser, isV31);
+        if (props?.AuthenticationMethod is { } method)
+        {
+            // MQTT 5 §4.12: the named method authenticates, in as many AUTH round trips as it needs.
+            return await BeginConnectAuthenticationAsync(pending, method, props.AuthenticationData);
+        }
+
         var auth = certificateUser is not null
             ? AuthResult.Allowed
             : await _edge.Authenticator.AuthenticateAsync(
@@ -100,11 +106,24 @@ internal sealed partial class MqttConnection
                 _context.ConnectionClosed);
         if (auth != AuthResult.Allowed)
         {
-            return auth == AuthResult.BadCredentials
-                ? Refuse(connect, ConnectReturnCode.BadUsernameOrPassword, ReasonCode.BadUserNameOrPassword)
-                : Refuse(connect, ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized);
+            return RefuseAuthentication(connect, auth);
         }
 
+        return Accept(pending, certificateUser ?? connect.Username, authReply: null);
+    }
+
+    /// <summary>A CONNECT that passed validation, waiting for (or done with) authentication.</summary>
+    private sealed record PendingConnect(ConnectPacket Connect, string ClientId, string? AssignedId, Will? Will, string? CertificateUser, bool IsV31);
+
+    private string RefuseAuthentication(ConnectPacket connect, AuthResult auth) =>
+        auth == AuthResult.BadCredentials
+            ? Refuse(connect, ConnectReturnCode.BadUsernameOrPassword, ReasonCode.BadUserNameOrPassword)
+            : Refuse(connect, ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized);
+
+    /// <summary>The client is authenticated as <paramref name="username"/>: the session starts and CONNACK goes out.</summary>
+    private string? Accept(PendingConnect pending, string? username, AuthReply? authReply)
+    {
+        var (connect, clientId, assignedId, will, _, isV31) = pending;
         if (will is not null && !_edge.Authorizer.CanPublish(new ClientIdentity(username, clientId, "mqtt"), will.Message.Topic))
         {
             // The will is a publish made on the client's behalf later: a topic it may not write
@@ -112,6 +131,7 @@ internal sealed partial class MqttConnection
             return Refuse(connect, ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized);
         }
 
+        var props = connect.Properties;
         _keepAliveSeconds = connect.KeepAliveSeconds;
         int? serverKeepAlive = null;
         var maxKeepAlive = _edge.Options.MaxKeepAliveSeconds;
@@ -144,7 +164,7 @@ internal sealed partial class MqttConnection
 
         // MQTT-3.2.2-1/2/3: Session Present (the byte is reserved in 3.1).
         var present = result.SessionPresent && !isV31;
-        _responses.Add(Response.ConnAck(present, ConnectReturnCode.Accepted, ReasonCode.Success, assignedId, serverKeepAlive));
+        _responses.Add(Response.ConnAck(present, ConnectReturnCode.Accepted, ReasonCode.Success, assignedId, serverKeepAlive, authReply));
         MqttLog.Connected(_edge.Logger, clientId, _context.RemoteEndPoint, _level, connect.CleanSession, _keepAliveSeconds, result.SessionPresent);
         return null;
     }

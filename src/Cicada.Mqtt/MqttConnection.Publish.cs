@@ -55,21 +55,30 @@ internal sealed partial class MqttConnection
             case QoS.AtLeastOnce:
                 // MQTT-4.3.2-2: PUBACK once the message is ours (durable for persistent subscribers).
                 _unackedQos1++;
-                _responses.Add(Response.Packet(MqttPacketType.PubAck, publish.PacketId, _edge.Broker.PublishAsync(message)));
+                var stored = _edge.Broker.PublishAsync(message, out var matched);
+                _responses.Add(Response.Packet(MqttPacketType.PubAck, publish.PacketId, stored, RoutedReason(matched)));
                 break;
             default:
                 // MQTT-4.3.3-2 (method B): route on the first PUBLISH, remember the id until PUBREL,
                 // and answer a re-sent PUBLISH with PUBREC without routing it again.
                 // The id is stored in the same write as the message (never before it), so a
                 // PUBLISH re-sent after a crash is either routed again or truly already held.
+                // A re-sent PUBLISH is not routed again, so whether it matched is unknown: 0x00.
+                var routed = true;
                 var durable = link.Session.TryAddReceivedId(publish.PacketId)
-                    ? _edge.Broker.PublishExactlyOnceAsync(message, link.Session, publish.PacketId)
+                    ? _edge.Broker.PublishExactlyOnceAsync(message, link.Session, publish.PacketId, out routed)
                     : Task.CompletedTask;
 
-                _responses.Add(Response.Packet(MqttPacketType.PubRec, publish.PacketId, durable));
+                _responses.Add(Response.Packet(MqttPacketType.PubRec, publish.PacketId, durable, RoutedReason(routed)));
                 break;
         }
     }
+
+    /// <summary>
+    /// MQTT 5 §3.4.2.1 / §3.5.2.1: 0x10 No matching subscribers when no subscription matched the
+    /// topic (a success code: the message was accepted, and retained if it asked to be).
+    /// </summary>
+    private ReasonCode RoutedReason(bool matched) => _v5 && !matched ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
 
     /// <summary>
     /// A publish the ACL denies is not routed. MQTT 5 answers 0x87 Not authorized in PUBACK/PUBREC

@@ -20,16 +20,26 @@ internal sealed partial class MqttConnection
         ReasonCode Reason = ReasonCode.Success,
         string? AssignedClientId = null,
         int? ServerKeepAlive = null,
-        List<(string Filter, SubscriptionOptions Options)>? Retained = null)
+        List<(string Filter, SubscriptionOptions Options)>? Retained = null,
+        AuthReply? Auth = null)
     {
         public static Response Packet(MqttPacketType type, ushort packetId, Task? durable = null, ReasonCode reason = ReasonCode.Success) =>
             new(type, packetId, durable is { IsCompletedSuccessfully: true } ? null : durable, Reason: reason);
 
         public static Response ConnAck(bool sessionPresent, ConnectReturnCode code, ReasonCode reason,
-            string? assignedClientId = null, int? serverKeepAlive = null) =>
+            string? assignedClientId = null, int? serverKeepAlive = null, AuthReply? auth = null) =>
             new(MqttPacketType.ConnAck, 0, SessionPresent: sessionPresent, Code: code, Reason: reason,
-                AssignedClientId: assignedClientId, ServerKeepAlive: serverKeepAlive);
+                AssignedClientId: assignedClientId, ServerKeepAlive: serverKeepAlive, Auth: auth);
+
+        /// <summary>AUTH (MQTT 5 §3.15): 0x18 Continue authentication, or 0x00 Success ending a re-authentication.</summary>
+        public static Response AuthPacket(ReasonCode reason, AuthReply auth) => new(MqttPacketType.Auth, 0, Reason: reason, Auth: auth);
+
+        /// <summary>A server DISCONNECT (MQTT 5 §3.14) written in order after the responses before it; the connection then ends.</summary>
+        public static Response Disconnect(ReasonCode reason) => new(MqttPacketType.Disconnect, 0, Reason: reason);
     }
+
+    /// <summary>The Authentication Method and Data a server AUTH or CONNACK carries (MQTT-4.12.0-5).</summary>
+    private sealed record AuthReply(string Method, byte[]? Data);
 
     private async ValueTask WriteResponsesAsync()
     {
@@ -124,6 +134,12 @@ internal sealed partial class MqttConnection
             case MqttPacketType.PingResp:
                 MqttEncoder.WritePingResp(_output);
                 break;
+            case MqttPacketType.Auth:
+                MqttV5Encoder.WriteAuth(_output, response.Reason, AuthProperties(response.Auth!));
+                break;
+            case MqttPacketType.Disconnect:
+                MqttV5Encoder.WriteDisconnect(_output, response.Reason);
+                break;
             default:
                 if (_v5)
                 {
@@ -136,6 +152,18 @@ internal sealed partial class MqttConnection
 
                 break;
         }
+    }
+
+    private PropertyCodec.Builder AuthProperties(AuthReply auth, PropertyCodec.Builder? props = null)
+    {
+        props ??= Props.Reset();
+        props.String(PropertyId.AuthenticationMethod, auth.Method);
+        if (auth.Data is { } data)
+        {
+            props.Binary(PropertyId.AuthenticationData, data);
+        }
+
+        return props;
     }
 
     private void WriteConnAck(in Response response)
@@ -167,6 +195,12 @@ internal sealed partial class MqttConnection
                 if (response.ServerKeepAlive is { } keepAlive)
                 {
                     props.UInt16(PropertyId.ServerKeepAlive, (ushort)keepAlive);
+                }
+
+                if (response.Auth is { } auth)
+                {
+                    // MQTT-4.12.0-5: a successful CONNACK repeats the method; the data is the method's final message.
+                    AuthProperties(auth, props);
                 }
             }
 

@@ -158,6 +158,12 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         try
         {
             _responses.RemoveAll(r => r.Type != MqttPacketType.ConnAck);
+            if (_pendingConnect is not null && _responses.Count == 0)
+            {
+                // Broken during enhanced authentication (MQTT 5 §4.12): the CONNECT is answered with the reason.
+                _responses.Add(Response.ConnAck(false, ConnectReturnCode.Accepted, (Protocol.V5.ReasonCode)ex.ReasonCode));
+            }
+
             await WriteResponsesAsync();
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or OperationCanceledException)
@@ -191,6 +197,11 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         MqttDecoder.CheckFlags(frame);
         if (_link is null)
         {
+            if (_pendingConnect is not null)
+            {
+                return HandleAuthBeforeConnAckAsync(frame);
+            }
+
             if (frame.Type != MqttPacketType.Connect)
             {
                 // MQTT-3.1.0-1: the first packet from the client must be CONNECT.
@@ -198,6 +209,11 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
             }
 
             return HandleConnectAsync(frame);
+        }
+
+        if (frame.Type == MqttPacketType.Auth && _v5)
+        {
+            return HandleReauthenticationAsync(frame);
         }
 
         var body = frame.Body;
@@ -254,10 +270,6 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
                 return null;
             case MqttPacketType.Disconnect:
                 return HandleDisconnect(body);
-            case MqttPacketType.Auth when _v5:
-                // MQTT 5 §4.12: AUTH without an Authentication Method in CONNECT is a Protocol Error.
-                ThrowHelper.ProtocolError("MQTT 5 §4.12", "AUTH without an authentication method");
-                return null;
             case MqttPacketType.Connect:
                 // MQTT-3.1.0-2: a second CONNECT is a protocol violation (MQTT 5: 0x82 Protocol Error).
                 return ThrowHelper.ProtocolError<string?>("MQTT-3.1.0-2", "Second CONNECT on one connection");

@@ -13,11 +13,17 @@ public sealed class MqttConnectionHandler(
     IAuthenticator authenticator,
     IAuthorizer authorizer,
     ConnectionLimiter limiter,
+    AuthenticationMechanisms mechanisms,
     Heartbeat heartbeat,
     IOptions<MqttOptions> options,
     ILogger<MqttConnectionHandler> logger) : ConnectionHandler
 {
-    private readonly MqttEdge _edge = new(broker, authenticator, heartbeat, options.Value, logger) { Authorizer = authorizer, Limiter = limiter };
+    private readonly MqttEdge _edge = new(broker, authenticator, heartbeat, options.Value, logger)
+    {
+        Authorizer = authorizer,
+        Limiter = limiter,
+        Mechanisms = mechanisms,
+    };
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
@@ -52,4 +58,7 @@ internal sealed record MqttEdge(
 
     /// <summary>Connection, subscription and topic limits (Core's, the same for every edge).</summary>
     public ConnectionLimiter? Limiter { get; init; }
+
+    /// <summary>The challenge/response methods MQTT 5 clients may name in CONNECT (§4.12).</summary>
+    public AuthenticationMechanisms Mechanisms { get; init; } = AuthenticationMechanisms.None;
 }

@@ -24,4 +24,10 @@ internal static partial class MqttLog
     // Debug: the store logs the fault itself once per episode (disk full, read-only, locked), not once per refused message.
     [LoggerMessage(EventId = 6, Level = LogLevel.Debug, Message = "MQTT client {ClientId}: message {PacketId} could not be stored; refused with reason 0x80 instead of acknowledged")]
     public static partial void DurableWriteFailed(ILogger logger, Exception exception, string clientId, ushort packetId);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "MQTT client {ClientId} re-authenticated with {Method} as {Username}")]
+    public static partial void Reauthenticated(ILogger logger, string clientId, string method, string username);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "MQTT client {ClientId} refused: {Method} authenticated user {Authenticated}, but the connection is {Claimed}")]
+    public static partial void AuthenticatedAsAnother(ILogger logger, string clientId, string method, string authenticated, string claimed);
 }

@@ -130,11 +130,14 @@ public sealed partial class SqliteBrokerStore
         return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
+    private static readonly KeyValuePair<string, object?> StoreTag = new("store", "sqlite");
+
     /// <summary>Runs <paramref name="batch"/> in one transaction; on commit completes every task.</summary>
     private bool TryCommit(List<WriteOperation> batch, out Exception error)
     {
         var statements = _statements!;
         SqliteTransaction? transaction = null;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             // IMMEDIATE: take the write lock up front so the batch cannot fail half-way on
@@ -147,6 +150,7 @@ public sealed partial class SqliteBrokerStore
             }
 
             transaction.Commit();
+            _metrics?.StoreCommitDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, StoreTag);
         }
         catch (Exception ex)
         {

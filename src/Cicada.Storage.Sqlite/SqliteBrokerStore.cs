@@ -18,6 +18,7 @@ public sealed partial class SqliteBrokerStore : IBrokerStore
 {
     private readonly ILogger _logger;
     private readonly SqliteSynchronousMode _synchronous;
+    private readonly CicadaMetrics? _metrics;
     private readonly string _writerConnectionString;
     private readonly string _readerConnectionString;
     private readonly Channel<WriteOperation> _operations = Channel.CreateUnbounded<WriteOperation>(
@@ -35,8 +36,9 @@ public sealed partial class SqliteBrokerStore : IBrokerStore
     /// <param name="busyTimeout">How long a statement retries while another process holds the
     /// database lock (SQLITE_BUSY) before it fails; <see cref="DefaultBusyTimeout"/> when null.</param>
     public SqliteBrokerStore(string databasePath, ILogger<SqliteBrokerStore>? logger = null,
-        SqliteSynchronousMode synchronous = SqliteSynchronousMode.Full, TimeSpan? busyTimeout = null)
+        SqliteSynchronousMode synchronous = SqliteSynchronousMode.Full, CicadaMetrics? metrics = null, TimeSpan? busyTimeout = null)
     {
+        _metrics = metrics;
         ArgumentException.ThrowIfNullOrEmpty(databasePath);
         DatabasePath = Path.GetFullPath(databasePath);
         _logger = logger ?? NullLogger<SqliteBrokerStore>.Instance;

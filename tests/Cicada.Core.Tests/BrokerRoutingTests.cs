@@ -12,6 +12,25 @@ public class BrokerRoutingTests
         return t.Connect(clientId, cleanSession, connection).Link;
     }
 
+    [Fact]
+    public async Task MQTT5_3_4_2_1_publish_tells_whether_any_subscription_matched()
+    {
+        using var t = await TestBroker.StartAsync();
+        var link = Online(t, "sub", out _);
+        await t.Broker.SubscribeAsync(link, "a/+", new SubscriptionOptions(QoS.AtLeastOnce));
+
+        await t.Broker.PublishAsync(new Message("a/b", "m"u8.ToArray(), QoS.AtLeastOnce, retain: false), out var matched);
+        Assert.True(matched);
+
+        await t.Broker.PublishAsync(new Message("b/a", "m"u8.ToArray(), QoS.AtLeastOnce, retain: true), out matched);
+        Assert.False(matched);
+
+        var publisher = Online(t, "pub", out _);
+        publisher.Session.TryAddReceivedId(1);
+        await t.Broker.PublishExactlyOnceAsync(new Message("a/c", "m"u8.ToArray(), QoS.ExactlyOnce, retain: false), publisher.Session, 1, out matched);
+        Assert.True(matched);
+    }
+
     [Theory]
     [InlineData(QoS.ExactlyOnce, QoS.AtMostOnce, QoS.AtMostOnce)]
     [InlineData(QoS.ExactlyOnce, QoS.AtLeastOnce, QoS.AtLeastOnce)]

@@ -6,7 +6,7 @@ namespace Cicada.Http.Tests;
 
 /// <summary>
 /// MQTT over WebSocket at <c>/mqtt</c> (MQTT 3.1.1 §6): MQTT.js at protocol version 4, and raw
-/// WebSocket framing. MQTT 5 over WebSocket is not tested here yet (the MQTT 5 edge is in progress).
+/// WebSocket framing. MQTT 5 over WebSocket: <see cref="MqttWebSocketV5Tests"/>.
 /// </summary>
 public sealed class MqttWebSocketTests(BrokerFixture fixture) : IClassFixture<BrokerFixture>
 {

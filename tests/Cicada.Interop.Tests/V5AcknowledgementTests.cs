@@ -34,6 +34,33 @@ public sealed class V5AcknowledgementTests(BrokerFixture fixture) : IClassFixtur
         Assert.Equal((9, 0x00), (pubComp.PacketId, pubComp.AckReason()));
     }
 
+    [SkippableFact]
+    public async Task Section_3_4_2_1_a_publish_no_subscription_matches_gets_0x10_No_matching_subscribers()
+    {
+        V5Deviation.OptionalOnMosquitto("0x10 No matching subscribers (a server MAY use it instead of 0x00)");
+        var topic = TestNames.Topic("nobody");
+        await using var client = await V5Client.ConnectAcceptedAsync(_port, TestNames.ClientId("none"));
+
+        Assert.Equal(0x10, await client.PublishV5Async(topic, "one", qos: 1));
+        Assert.Equal(0x10, await client.PublishV5Async(topic, "two", qos: 2)); // PUBREC 0x10, then PUBREL/PUBCOMP as usual (§3.5.2.1)
+
+        await client.SubscribeV5Async(topic, qos: 1);
+        Assert.Equal(0x00, await client.PublishV5Async(topic, "three", qos: 1));
+        Assert.Equal("three", (await client.ReceiveV5Async()).PayloadText);
+    }
+
+    [Fact]
+    public async Task MQTT_3_4_2_a_3_1_1_client_gets_the_two_byte_PUBACK_when_no_subscription_matches()
+    {
+        await using var client = await RawMqttClient.ConnectAcceptedAsync(_port, TestNames.ClientId("v3"));
+
+        await client.SendAsync(MqttPackets.Publish(TestNames.Topic("nobody"), "x", qos: 1, packetId: 5));
+        var pubAck = await client.ReadPacketAsync(PacketType.PubAck);
+
+        Assert.Equal(5, pubAck.PacketId);
+        Assert.Equal(2, pubAck.Body.Length); // 3.1.1 has no reason codes
+    }
+
     [Fact]
     public async Task MQTT_4_3_3_9_a_PUBREC_with_an_error_reason_ends_the_flow_without_PUBREL()
     {

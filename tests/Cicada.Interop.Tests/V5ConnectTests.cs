@@ -62,7 +62,7 @@ public sealed class V5ConnectTests(BrokerFixture fixture) : IClassFixture<Broker
     }
 
     [Fact]
-    public async Task Section_4_12_an_unsupported_authentication_method_gets_CONNACK_0x8C()
+    public async Task MQTT_4_12_0_1_an_unsupported_authentication_method_gets_CONNACK_0x8C()
     {
         var (client, connAck) = await V5Client.ConnectAsync(_port, new V5Connect
         {
@@ -140,7 +140,7 @@ public sealed class V5ConnectTests(BrokerFixture fixture) : IClassFixture<Broker
     }
 
     [Fact]
-    public async Task Section_4_12_AUTH_without_an_authentication_method_is_a_protocol_error()
+    public async Task MQTT_4_12_0_7_AUTH_without_an_authentication_method_in_CONNECT_is_a_protocol_error()
     {
         await using var client = await V5Client.ConnectAcceptedAsync(_port, TestNames.ClientId("auth"));
 

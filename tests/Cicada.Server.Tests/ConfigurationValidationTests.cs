@@ -57,6 +57,8 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Sys:IntervalSeconds", 0, 86_400)]
     [InlineData("Http:MaxBodySize", 1, long.MaxValue)]
     [InlineData("Http:StreamKeepAliveSeconds", 1, 3600)]
+    [InlineData("Http:StreamReplayMessages", 0, 1_000_000)]
+    [InlineData("Http:StreamReplaySeconds", 1, 86_400)]
     [InlineData("Coap:MaxBodySize", 1, int.MaxValue)]
     [InlineData("Coap:BlockSize", 16, 1024)]
     [InlineData("Coap:SeparateResponseAfterMilliseconds", 0, 60_000)]
@@ -129,7 +131,7 @@ public sealed class ConfigurationValidationTests : IDisposable
         // The theories list the rules by hand; a rule added without a test fails here.
         var tested = new[]
         {
-            "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds", "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds", "Http:MaxBodySize", "Http:StreamKeepAliveSeconds", "Coap:MaxBodySize", "Coap:BlockSize", "Coap:SeparateResponseAfterMilliseconds", "Coap:ConfirmableNotificationSeconds", "Coap:MaxObservations", "Coap:MaxExchanges", "Amqp:FrameMax", "Amqp:ChannelMax", "Amqp:HeartbeatSeconds", "Amqp:MaxMessageSize", "Limits:MaxConnections", "Limits:MaxConnectionsPerIp", "Limits:MaxSubscriptionsPerClient", "Limits:MaxTopicLevels", "Limits:MaxTopicLength",
+            "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds", "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds", "Http:MaxBodySize", "Http:StreamKeepAliveSeconds", "Http:StreamReplayMessages", "Http:StreamReplaySeconds", "Coap:MaxBodySize", "Coap:BlockSize", "Coap:SeparateResponseAfterMilliseconds", "Coap:ConfirmableNotificationSeconds", "Coap:MaxObservations", "Coap:MaxExchanges", "Amqp:FrameMax", "Amqp:ChannelMax", "Amqp:HeartbeatSeconds", "Amqp:MaxMessageSize", "Limits:MaxConnections", "Limits:MaxConnectionsPerIp", "Limits:MaxSubscriptionsPerClient", "Limits:MaxTopicLevels", "Limits:MaxTopicLength",
             "Broker:MaxQueuedBytes", "Limits:MaxPublishesPerSecond", "Limits:PublishBurst", "Limits:MaxHttpRequestsPerSecond", "Limits:HttpRequestBurst",
             "Storage:BusyTimeoutSeconds",
         };
@@ -138,7 +140,7 @@ public sealed class ConfigurationValidationTests : IDisposable
         // And every boundary is accepted.
         var json = "{ \"Mqtt\": { \"MaxPacketSize\": 16, \"ReceiveMaximum\": 1, \"TopicAliasMaximum\": 0, \"MaxKeepAliveSeconds\": 0 }, "
             + "\"Broker\": { \"MaxInflight\": 1, \"MaxQueuedMessages\": 1, \"MaxQueuedBytes\": 0, \"ConnectTimeoutSeconds\": 1 }, \"Sys\": { \"IntervalSeconds\": 0 }, "
-            + "\"Http\": { \"MaxBodySize\": 9223372036854775807, \"StreamKeepAliveSeconds\": 1 }, "
+            + "\"Http\": { \"MaxBodySize\": 9223372036854775807, \"StreamKeepAliveSeconds\": 1, \"StreamReplayMessages\": 0, \"StreamReplaySeconds\": 1 }, "
             + "\"Coap\": { \"BlockSize\": 16, \"MaxBodySize\": 1, \"SeparateResponseAfterMilliseconds\": 0, \"ConfirmableNotificationSeconds\": 1, \"MaxObservations\": 0, \"MaxExchanges\": 1 }, "
             + "\"Amqp\": { \"FrameMax\": 4096, \"ChannelMax\": 1, \"HeartbeatSeconds\": 0, \"MaxMessageSize\": 1 }, "
             + "\"Limits\": { \"MaxConnections\": 0, \"MaxConnectionsPerIp\": 0, \"MaxSubscriptionsPerClient\": 0, \"MaxTopicLevels\": 0, \"MaxTopicLength\": 0, "

@@ -112,6 +112,55 @@ public sealed class PasswdCommandTests : IDisposable
         Assert.False(File.Exists(_dir.File("data/users")));
     }
 
+    [Fact]
+    public async Task ScramCredential_IsWrittenBesideTheHash_AndAnsweredByTheScramMechanism()
+    {
+        Assert.Equal(0, await _cli.RunAsync("passwd", "--file", UsersPath, "alice", "--password", "s3cret"));
+
+        var line = Assert.Single(await File.ReadAllLinesAsync(UsersPath));
+        Assert.Matches(@"^alice:\$pbkdf2-sha512\$\S+ SCRAM-SHA-256\$15000:\S+\$\S+:\S+$", line);
+        Assert.Equal(AuthResult.Allowed, Authenticate("alice", "s3cret")); // the password hash still works
+        Assert.Equal(AuthStepOutcome.Succeeded, await ScramLoginAsync("alice", "s3cret"));
+        Assert.Equal(AuthStepOutcome.Failed, await ScramLoginAsync("alice", "wrong"));
+    }
+
+    [Fact]
+    public async Task NoScram_WritesOnlyTheHash_SoScramLoginFails()
+    {
+        Assert.Equal(0, await _cli.RunAsync("passwd", "--file", UsersPath, "alice", "--password", "s3cret", "--no-scram"));
+
+        Assert.DoesNotContain("SCRAM", await File.ReadAllTextAsync(UsersPath), StringComparison.Ordinal);
+        Assert.Equal(AuthResult.Allowed, Authenticate("alice", "s3cret"));
+        Assert.Equal(AuthStepOutcome.Failed, await ScramLoginAsync("alice", "s3cret"));
+    }
+
+    [Fact]
+    public async Task ScramIterations_AreWritten_AndBelowRfc7677sMinimumAreRefused()
+    {
+        Assert.Equal(0, await _cli.RunAsync("passwd", "--file", UsersPath, "alice", "--password", "pw", "--scram-iterations", "5000"));
+        Assert.Contains(" SCRAM-SHA-256$5000:", await File.ReadAllTextAsync(UsersPath), StringComparison.Ordinal);
+
+        Assert.Equal(2, await _cli.RunAsync("passwd", "--file", UsersPath, "bob", "--password", "pw", "--scram-iterations", "4095"));
+        Assert.DoesNotContain("bob", await File.ReadAllTextAsync(UsersPath), StringComparison.Ordinal);
+    }
+
+    /// <summary>A whole SCRAM-SHA-256 exchange (RFC 5802 §3) against the users file, the client side computed here.</summary>
+    private async Task<AuthStepOutcome> ScramLoginAsync(string username, string password)
+    {
+        var mechanism = ScramSha256Mechanism.ForUsersFile(new UsersFile(UsersPath), NullLogger<ScramSha256Mechanism>.Instance);
+        var exchange = mechanism.Begin(new AuthExchangeContext("c", "test", null));
+        var bare = $"n={username},r=clientnonce";
+        var first = await exchange.StepAsync(Encoding.UTF8.GetBytes("n,," + bare), CancellationToken.None);
+        Assert.Equal(AuthStepOutcome.Continue, first.Outcome);
+        var serverFirst = Encoding.UTF8.GetString(first.ServerData!);
+        var fields = serverFirst.Split(',').ToDictionary(f => f[..1], f => f[2..]);
+        var withoutProof = $"c=biws,r={fields["r"]}";
+        var salted = ScramSha256.SaltedPassword(Encoding.UTF8.GetBytes(password), Convert.FromBase64String(fields["s"]), int.Parse(fields["i"], System.Globalization.CultureInfo.InvariantCulture));
+        var proof = ScramSha256.ClientProof(ScramSha256.ClientKey(salted), Encoding.UTF8.GetBytes($"{bare},{serverFirst},{withoutProof}"));
+        var final = await exchange.StepAsync(Encoding.UTF8.GetBytes($"{withoutProof},p={Convert.ToBase64String(proof)}"), CancellationToken.None);
+        return final.Outcome;
+    }
+
     private AuthResult Authenticate(string username, string password) =>
         new UsersFileAuthenticator(Options.Create(new AuthOptions { UsersFile = UsersPath }), NullLogger<UsersFileAuthenticator>.Instance)
             .Authenticate(new AuthRequest("c", username, Encoding.UTF8.GetBytes(password), "mqtt", null));

@@ -20,6 +20,29 @@ public sealed class UsersFileTests : IDisposable
     }
 
     [Fact]
+    public void ScramCredential_AfterTheHash_IsFound_AndTheHashStaysJustTheHash()
+    {
+        var scram = ScramSha256.CreateCredential("pw", ScramSha256.MinIterations);
+        var hash = PasswordHasher.Hash("pw", iterations: 1);
+        var path = _dir.File("users");
+        UsersFile.SetUser(path, "alice", hash, scram);
+        File.AppendAllText(path, "mosq:$6$x$y\nbroken:" + hash + " SCRAM-SHA-256$4096:c2FsdA==$short:short\n");
+        var file = new UsersFile(path);
+
+        Assert.True(file.TryGetHash("alice", out var stored, out _));
+        Assert.Equal(hash, stored);
+        Assert.True(file.TryGetScramCredential("alice", out var found));
+        Assert.Equal(scram.Encode(), found.Encode());
+
+        // A mosquitto line has no SCRAM credential; a malformed one is ignored, the hash still read.
+        Assert.False(file.TryGetScramCredential("mosq", out _));
+        Assert.False(file.TryGetScramCredential("broken", out _));
+        Assert.True(file.TryGetHash("broken", out stored, out _));
+        Assert.Equal(hash, stored);
+        Assert.False(file.TryGetScramCredential("nobody", out _));
+    }
+
+    [Fact]
     public void TryGetHash_ReloadsWhenTheFileChanges()
     {
         var path = _dir.File("users");

@@ -12,7 +12,8 @@ public static class SecurityServiceCollectionExtensions
     /// Registers what every edge asks before it lets a request through: the <see cref="IAuthorizer"/>
     /// (an <see cref="AclFileAuthorizer"/> when <c>Auth:AclFile</c> is set, else
     /// <see cref="AllowAllAuthorizer"/>; a host that registered its own first keeps it) and the
-    /// <see cref="ConnectionLimiter"/> (section <c>Limits</c>).
+    /// <see cref="ConnectionLimiter"/> (section <c>Limits</c>), and the registry of challenge/response
+    /// <see cref="AuthenticationMechanisms"/> built from every registered <see cref="IAuthenticationMechanism"/>.
     /// </summary>
     public static IServiceCollection AddCicadaSecurity(this IServiceCollection services, IConfiguration configuration)
     {
@@ -23,6 +24,7 @@ public static class SecurityServiceCollectionExtensions
                 ? AllowAllAuthorizer.Instance
                 : ActivatorUtilities.CreateInstance<AclFileAuthorizer>(sp));
         services.TryAddSingleton<ConnectionLimiter>();
+        services.TryAddSingleton<AuthenticationMechanisms>();
         return services;
     }
 }

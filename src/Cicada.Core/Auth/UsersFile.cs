@@ -4,7 +4,11 @@ namespace Cicada.Core.Auth;
 
 /// <summary>
 /// The users file: one <c>username:hash</c> line per user, blank lines and <c>#</c> comments
-/// ignored (mosquitto's password file has the same shape, so one can be used as it is). The file
+/// ignored (mosquitto's password file has the same shape, so one can be used as it is). After the
+/// hash, separated by one space, a line may carry the user's SCRAM-SHA-256 credential in RFC 5803's
+/// form (<c>alice:$pbkdf2-sha512$… SCRAM-SHA-256$15000:salt$StoredKey:ServerKey</c>), which
+/// <c>cicada passwd</c> writes: a password hash cannot answer a SCRAM exchange, and the SCRAM
+/// credential cannot be derived later without the password. The file
 /// is re-read when its modification time or length changes, checked on use: one <c>stat</c> per
 /// lookup costs far less than the hashing a lookup precedes, and needs no watcher thread.
 /// </summary>
@@ -36,7 +40,29 @@ public sealed class UsersFile
     {
         var snapshot = Current();
         version = snapshot.Version;
-        return snapshot.Users.TryGetValue(username, out hash!);
+        if (!snapshot.Users.TryGetValue(username, out var entry))
+        {
+            hash = null!;
+            return false;
+        }
+        var space = entry.IndexOf(' ', StringComparison.Ordinal);
+        hash = space < 0 ? entry : entry[..space];
+        return true;
+    }
+
+    /// <summary>The SCRAM-SHA-256 credential on <paramref name="username"/>'s line; false when it has none or it is malformed.</summary>
+    public bool TryGetScramCredential(string username, out ScramCredential credential)
+    {
+        credential = null!;
+        if (!Current().Users.TryGetValue(username, out var entry))
+            return false;
+        var parts = entry.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 1; i < parts.Length; i++)
+        {
+            if (ScramCredential.TryParse(parts[i], out credential))
+                return true;
+        }
+        return false;
     }
 
     /// <summary>Parses users-file text; duplicate users keep their last line, as a later edit wins.</summary>
@@ -75,12 +101,16 @@ public sealed class UsersFile
     /// either the old or the new content, never half. A new file is created readable by its owner only.
     /// Returns true when the user already existed.
     /// </summary>
-    public static bool SetUser(string path, string username, string hash)
+    public static bool SetUser(string path, string username, string hash) => SetUser(path, username, hash, scram: null);
+
+    /// <summary><see cref="SetUser(string, string, string)"/> with the user's SCRAM-SHA-256 credential after the hash.</summary>
+    public static bool SetUser(string path, string username, string hash, ScramCredential? scram)
     {
         if (!IsValidUsername(username))
             throw new ArgumentException($"Invalid username '{username}'.", nameof(username));
         if (!PasswordHasher.TryParse(hash, out _))
             throw new ArgumentException("Not a password hash: the users file never stores plain text.", nameof(hash));
+        var value = scram is null ? hash : $"{hash} {scram.Encode()}";
 
         var lines = ReadLines(path);
         var replaced = false;
@@ -93,12 +123,12 @@ public sealed class UsersFile
                     lines.RemoveAt(i--);
                     continue;
                 }
-                lines[i] = $"{username}:{hash}";
+                lines[i] = $"{username}:{value}";
                 replaced = true;
             }
         }
         if (!replaced)
-            lines.Add($"{username}:{hash}");
+            lines.Add($"{username}:{value}");
         WriteAtomically(path, lines);
         return replaced;
     }

@@ -28,7 +28,7 @@ internal static partial class StreamEndpoint
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest);
 
-    private static async Task RunAsync(HttpContext context, Broker broker, IOptions<HttpOptions> options, ILoggerFactory loggers)
+    private static async Task RunAsync(HttpContext context, Broker broker, SseReplayBuffer replay, IOptions<HttpOptions> options, ILoggerFactory loggers)
     {
         var query = context.Request.Query;
         var filters = query["filter"].Where(f => !string.IsNullOrEmpty(f)).Select(f => f!).Distinct(StringComparer.Ordinal).ToList();
@@ -82,7 +82,13 @@ internal static partial class StreamEndpoint
             // The retry hint and a first comment: the client sees the stream open at once.
             await response.WriteAsync($"retry: 2000\n: subscribed {string.Join(' ', filters)}\n\n", context.RequestAborted);
             await response.Body.FlushAsync(context.RequestAborted);
-            if (retained)
+            var lastEventId = LastEventId(context);
+            HashSet<long>? replayed = null;
+            if (lastEventId is not null)
+            {
+                replayed = await ResumeAsync(context, replay, lastEventId, filters);
+            }
+            else if (retained)
             {
                 foreach (var filter in filters)
                 {
@@ -90,7 +96,7 @@ internal static partial class StreamEndpoint
                 }
             }
 
-            await PumpAsync(context, broker, link.Session, subscriber, TimeSpan.FromSeconds(Math.Max(1, options.Value.StreamKeepAliveSeconds)));
+            await PumpAsync(context, broker, replay, replayed, link.Session, subscriber, TimeSpan.FromSeconds(Math.Max(1, options.Value.StreamKeepAliveSeconds)));
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
         {
@@ -103,10 +109,10 @@ internal static partial class StreamEndpoint
         }
     }
 
-    private static async Task PumpAsync(HttpContext context, Broker broker, Session session, SseSubscriber subscriber, TimeSpan keepAlive)
+    private static async Task PumpAsync(HttpContext context, Broker broker, SseReplayBuffer replay, HashSet<long>? replayed, Session session,
+        SseSubscriber subscriber, TimeSpan keepAlive)
     {
         var output = context.Response.BodyWriter;
-        long eventId = 0;
         var token = subscriber.Closed;
         while (!token.IsCancellationRequested)
         {
@@ -122,7 +128,14 @@ internal static partial class StreamEndpoint
                     session.Complete(id);
                 }
 
-                WriteEvent(output, ++eventId, delivery);
+                // Retained messages sent on request are state, not part of the sequence: no id.
+                var eventId = delivery.Retain ? 0 : replay.IdOf(delivery.Message);
+                if (replayed is not null && replayed.Contains(eventId))
+                {
+                    continue; // already sent from the replay buffer
+                }
+
+                WriteEvent(output, replay, eventId, delivery.Message, delivery.Retain, delivery.Qos);
                 written++;
             }
 
@@ -142,12 +155,17 @@ internal static partial class StreamEndpoint
         }
     }
 
-    private static void WriteEvent(System.IO.Pipelines.PipeWriter output, long id, in Delivery delivery)
+    private static void WriteEvent(System.IO.Pipelines.PipeWriter output, SseReplayBuffer replay, long id, Message message, bool retain, QoS qos)
     {
-        var info = MessageInfo.From(delivery.Message, delivery.Retain, delivery.Qos);
-        output.Write("id: "u8);
-        output.Write(Encoding.ASCII.GetBytes(id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        output.Write("\nevent: message\ndata: "u8);
+        var info = MessageInfo.From(message, retain, qos);
+        if (id != 0)
+        {
+            output.Write("id: "u8);
+            output.Write(Encoding.ASCII.GetBytes(replay.Format(id)));
+            output.Write("\n"u8);
+        }
+
+        output.Write("event: message\ndata: "u8);
 
         // JSON never contains a raw newline, so the data is one line, as SSE requires.
         using (var writer = new Utf8JsonWriter(output))

@@ -6,9 +6,12 @@ using Cicada.Server.Hosting;
 namespace Cicada.Server.Cli;
 
 /// <summary>
-/// <c>cicada passwd [--file FILE] USERNAME [--password PW] [--delete]</c>: adds, updates or deletes
-/// a user in the users file. Only hashes are written; without <c>--password</c> the password is
-/// read from standard input (one line), or asked for without echo on a terminal.
+/// <c>cicada passwd [--file FILE] USERNAME [--password PW] [--delete] [--no-scram] [--scram-iterations N]</c>:
+/// adds, updates or deletes a user in the users file. Only hashes are written: the password hash and,
+/// unless <c>--no-scram</c>, the SCRAM-SHA-256 credential (RFC 5803 form) that MQTT 5 enhanced
+/// authentication checks — it can only be made while the password is known, so here. Without
+/// <c>--password</c> the password is read from standard input (one line), or asked for without echo
+/// on a terminal.
 /// </summary>
 internal sealed class PasswdCommand
 {
@@ -25,6 +28,16 @@ internal sealed class PasswdCommand
         HelpName = "PW",
     };
     private readonly Option<bool> _delete = new("--delete") { Description = "Delete the user instead" };
+    private readonly Option<bool> _noScram = new("--no-scram")
+    {
+        Description = "Write only the password hash: the user cannot log in with SCRAM-SHA-256 (MQTT 5 enhanced authentication)",
+    };
+    private readonly Option<int> _scramIterations = new("--scram-iterations")
+    {
+        Description = $"PBKDF2 iterations of the SCRAM-SHA-256 credential (at least {ScramSha256.MinIterations}, RFC 7677) [default: {ScramSha256.DefaultIterations}]",
+        HelpName = "N",
+        DefaultValueFactory = _ => ScramSha256.DefaultIterations,
+    };
     private readonly Option<string?> _data = CicadaCli.DataOption();
     private readonly Option<string?> _config = CicadaCli.ConfigOption();
 
@@ -33,7 +46,7 @@ internal sealed class PasswdCommand
         _context = context;
         Command = new Command("passwd", "Add, update or delete a user in the users file")
         {
-            _username, _file, _password, _delete, _data, _config,
+            _username, _file, _password, _delete, _noScram, _scramIterations, _data, _config,
         };
         Command.SetAction(Run);
     }
@@ -54,6 +67,13 @@ internal sealed class PasswdCommand
         if (delete && givenPassword is not null)
         {
             error.WriteLine("cicada passwd: --delete takes no --password");
+            return CicadaCli.ExitUsage;
+        }
+
+        var scramIterations = parseResult.GetValue(_scramIterations);
+        if (scramIterations is < ScramSha256.MinIterations or > ScramSha256.MaxIterations)
+        {
+            error.WriteLine($"cicada passwd: --scram-iterations must be between {ScramSha256.MinIterations} and {ScramSha256.MaxIterations}");
             return CicadaCli.ExitUsage;
         }
 
@@ -83,7 +103,8 @@ internal sealed class PasswdCommand
                 return CicadaCli.ExitUsage;
             }
 
-            var existed = UsersFile.SetUser(path, username, PasswordHasher.Hash(password));
+            var scram = parseResult.GetValue(_noScram) ? null : ScramSha256.CreateCredential(password, scramIterations);
+            var existed = UsersFile.SetUser(path, username, PasswordHasher.Hash(password), scram);
             _context.Out.WriteLine($"{(existed ? "Updated" : "Added")} user {username} in {path}");
             return CicadaCli.ExitOk;
         }

@@ -1,5 +1,6 @@
 using System.Reflection;
 using Cicada.Amqp;
+using Cicada.Bridge;
 using Cicada.Coap;
 using Cicada.Core;
 using Cicada.Core.Auth;
@@ -52,6 +53,8 @@ public static partial class CicadaServer
         services.AddCicadaMqtt(configuration);
         services.AddCicadaAmqp(configuration);
         services.AddCicadaDevices(configuration);
+        // After Core: bridges start once Core has loaded the sessions they resume.
+        services.AddCicadaBridges(configuration);
         if (!settings.Http.IsOff)
         {
             services.AddCicadaHttp(configuration);
@@ -68,7 +71,7 @@ public static partial class CicadaServer
         {
             Directory.CreateDirectory(settings.DataDirectory);
             services.AddSingleton(sp => new SqliteBrokerStore(settings.DatabasePath, sp.GetRequiredService<ILogger<SqliteBrokerStore>>(),
-                busyTimeout: settings.BusyTimeout));
+                metrics: sp.GetService<CicadaMetrics>(), busyTimeout: settings.BusyTimeout));
             services.AddSingleton<IBrokerStore>(sp => sp.GetRequiredService<SqliteBrokerStore>());
 
             // The same file, behind the same single writer, keeps devices and edges' durable
@@ -85,11 +88,16 @@ public static partial class CicadaServer
         services.PostConfigure<AuthOptions>(o => o.UsersFile = settings.UsersFile);
         services.AddSingleton<UsersFileAuthenticator>();
         services.AddSingleton<IAuthenticator>(sp => sp.GetRequiredService<UsersFileAuthenticator>());
+        // MQTT 5 enhanced authentication (§4.12) against the SCRAM credentials of the same users file.
+        services.AddSingleton<IAuthenticationMechanism>(sp => ScramSha256Mechanism.ForUsersFile(
+            sp.GetRequiredService<UsersFileAuthenticator>().UsersFile, sp.GetRequiredService<ILogger<ScramSha256Mechanism>>()));
 
         builder.WebHost.UseKestrelCore();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            ByteCounting.Install(kestrel, port =>
+                port == settings.Mqtt.Port || port == settings.MqttTls.Port ? "mqtt" : port == settings.Amqp.Port ? "amqp" : "http");
             if (!settings.Mqtt.IsOff)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
             if (!settings.MqttTls.IsOff && settings.Tls is { } tls)

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
 using Cicada.Amqp;
+using Cicada.Bridge;
 using Cicada.Coap;
 using Cicada.Core;
 using Cicada.Core.Auth;
@@ -37,6 +38,8 @@ public static class ConfigurationRules
         new("Sys:IntervalSeconds", 0, 86_400, "0 turns $SYS off; more than a day between updates is a mistake"),
         new("Http:MaxBodySize", 1, long.MaxValue, "a request body limit of 0 would refuse every publish"),
         new("Http:StreamKeepAliveSeconds", 1, 3600, "the SSE keep-alive comment must come often enough for proxies to keep the stream open"),
+        new("Http:StreamReplayMessages", 0, 1_000_000, "the SSE replay buffer is held in memory"),
+        new("Http:StreamReplaySeconds", 1, 86_400, "the SSE replay buffer is held in memory"),
         new("Coap:MaxBodySize", 1, int.MaxValue, "a body limit of 0 would refuse every publish (announced as Size1, RFC 7959 §4)"),
         new("Coap:BlockSize", 16, 1024, "block sizes are 16 to 1024 bytes (RFC 7959 §2.2, SZX 0..6)"),
         new("Coap:SeparateResponseAfterMilliseconds", 0, 60_000, "a client retransmits a CON after 2-3 s (RFC 7252 §4.8): answer or acknowledge before that"),
@@ -107,9 +110,12 @@ public static class ConfigurationRules
         return properties;
     }
 
-    /// <summary>Every key of the bound sections (<c>Mqtt:MaxPacketSize</c>, …).</summary>
+    /// <summary>
+    /// Every key of the bound sections (<c>Mqtt:MaxPacketSize</c>, …), and of the <c>Bridges</c>
+    /// array as its documentation writes them (<c>Bridges:N:Address</c>).
+    /// </summary>
     public static IReadOnlyList<string> BoundKeys() =>
-        [.. BoundSections().SelectMany(b => b.Properties.Keys.Select(k => $"{b.Section}:{k}"))];
+        [.. BoundSections().SelectMany(b => b.Properties.Keys.Select(k => $"{b.Section}:{k}")), .. BridgeConfiguration.DocumentedKeys];
 
     /// <summary>Every problem found, each as <c>KEY: 'VALUE' REASON</c>; empty when the configuration is usable.</summary>
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
@@ -117,6 +123,7 @@ public static class ConfigurationRules
         var problems = new List<string>();
         var typeErrors = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         CheckBoundSections(configuration, problems, typeErrors);
+        problems.AddRange(BridgeConfiguration.Validate(configuration));
 
         foreach (var rule in Ranges)
         {

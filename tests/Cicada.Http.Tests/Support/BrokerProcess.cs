@@ -14,7 +14,7 @@ public sealed class BrokerProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly Process _process;
 
-    private BrokerProcess(string dataDirectory, string storage, bool ownsData)
+    private BrokerProcess(string dataDirectory, string storage, bool ownsData, IReadOnlyDictionary<string, string>? environment)
     {
         DataDirectory = dataDirectory;
         OwnsData = ownsData;
@@ -26,6 +26,11 @@ public sealed class BrokerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
+        }
+
         foreach (var arg in new[]
         {
             Repo.ServerDll, "--mqtt", $"127.0.0.1:{MqttPort}", "--http", $"127.0.0.1:{HttpPort}", "--coap", "off", "--amqp", "off",
@@ -74,12 +79,14 @@ public sealed class BrokerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a broker and waits until its HTTP listener answers <c>/healthz</c>.</summary>
-    public static async Task<BrokerProcess> StartAsync(string storage = "memory", string? dataDirectory = null)
+    /// <param name="environment">Extra settings as <c>CICADA_*</c> variables (e.g. <c>CICADA_HTTP__STREAMREPLAYMESSAGES</c>).</param>
+    public static async Task<BrokerProcess> StartAsync(string storage = "memory", string? dataDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var owns = dataDirectory is null;
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "cicada-http-tests-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dataDirectory);
-        var broker = new BrokerProcess(dataDirectory, storage, owns);
+        var broker = new BrokerProcess(dataDirectory, storage, owns, environment);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline)

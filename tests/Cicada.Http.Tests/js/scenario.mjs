@@ -73,6 +73,54 @@ async function large() {
   return { size: message.size, same: message.payload === payload.toString('utf8') };
 }
 
+// MQTT 5 over WebSocket: QoS 1/2 with user properties, a topic alias, and (after "ready") one
+// message from a TCP publisher. The subscriber and the publisher are both v5 clients on ws.
+async function v5() {
+  const v5opts = { protocolVersion: 5 };
+  const sub = await connect(`${prefix}-sub5`, v5opts);
+  const granted = await sub.subscribeAsync(`${prefix}/v5/#`, { qos: 2 });
+  const received = [];
+  const got = new Promise(resolve => {
+    sub.on('message', (topic, payload, packet) => {
+      received.push({ topic, payload: payload.toString('utf8'), qos: packet.qos,
+        user: packet.properties?.userProperties ?? null, contentType: packet.properties?.contentType ?? null });
+      if (received.length >= 5) resolve();
+    });
+  });
+  const pub = await connect(`${prefix}-pub5`, v5opts);
+  await pub.publishAsync(`${prefix}/v5/one`, 'q1', { qos: 1, properties: { userProperties: { room: 'kitchen' } } });
+  await pub.publishAsync(`${prefix}/v5/two`, 'q2', { qos: 2, properties: { userProperties: { room: 'hall', floor: '1' }, contentType: 'text/plain' } });
+  // MQTT 5 §3.3.2.3.4: the first PUBLISH sets alias 3, the second carries only the alias.
+  await pub.publishAsync(`${prefix}/v5/alias`, 'a1', { qos: 1, properties: { topicAlias: 3 } });
+  await pub.publishAsync('', 'a2', { qos: 2, properties: { topicAlias: 3 } });
+  console.log(JSON.stringify({ ready: true }));
+  await got;
+  await pub.endAsync(); await sub.endAsync();
+  return { granted: granted.map(g => g.qos), received };
+}
+
+// A v5 device (client id = its identifier, args: identifier): publishes retained state
+// power=off, answers every command on devices/{id}/commands/+ on the Response Topic with the
+// same Correlation Data (MQTT 5 §4.10), until stdin closes.
+async function device() {
+  clearTimeout(timeout);
+  const id = process.argv[5];
+  const client = await connect(id, { protocolVersion: 5 });
+  await client.publishAsync(`devices/${id}/state/power`, 'off', { qos: 1, retain: true });
+  client.on('message', (topic, payload, packet) => {
+    const props = packet.properties ?? {};
+    if (props.responseTopic) {
+      client.publish(props.responseTopic, `ack:${topic.split('/').pop()}:${payload.toString('utf8')}`,
+        { qos: 1, properties: { correlationData: props.correlationData } });
+    }
+  });
+  await client.subscribeAsync(`devices/${id}/commands/+`, { qos: 1 });
+  console.log(JSON.stringify({ ready: true }));
+  await new Promise(resolve => process.stdin.on('end', resolve).resume());
+  await client.endAsync();
+  return { held: true };
+}
+
 // Subscribes and waits for `count` messages published by somebody else (another protocol).
 async function listen(count) {
   const sub = await connect(`${prefix}-listen`);
@@ -102,7 +150,7 @@ async function hold() {
   return { held: true };
 }
 
-const scenarios = { qos, retained, will, large, listen: () => listen(Number(process.argv[5] ?? 1)), publish, hold };
+const scenarios = { v5, device, qos, retained, will, large, listen: () => listen(Number(process.argv[5] ?? 1)), publish, hold };
 try {
   const result = await scenarios[scenario]();
   console.log(JSON.stringify(result));

@@ -10,6 +10,16 @@ function cell(text, className) {
   return td;
 }
 
+// The device page: state, availability and commands of one device.
+function linkCell(text, href) {
+  const td = document.createElement('td');
+  const a = document.createElement('a');
+  a.textContent = text;
+  a.href = href;
+  td.appendChild(a);
+  return td;
+}
+
 function fill(tbody, rows, render) {
   const fragment = document.createDocumentFragment();
   for (const row of rows) {
@@ -38,7 +48,7 @@ async function refresh() {
     fill($('clients'), connected, c => [cell(c.client_id), cell(c.protocol), cell(c.remote_address), cell(c.subscriptions), cell(c.pending)]);
     $('devices-count').textContent = `(${devices.meta.total})`;
     fill($('devices'), devices.data, d => [
-      cell(d.identifier), cell(d.name), cell(d.device_type), cell(d.controller_gateway),
+      linkCell(d.identifier, `/dashboard/device.html?id=${encodeURIComponent(d.identifier)}`), cell(d.name), cell(d.device_type), cell(d.controller_gateway),
       cell(d.online ? 'online' : 'offline', d.online ? 'online' : 'offline'), cell(d.last_seen ?? '—')]);
     $('retained-count').textContent = `(${retained.length})`;
     fill($('retained'), retained, m => [cell(m.topic), cell(payloadText(m), 'payload'), cell(m.qos)]);

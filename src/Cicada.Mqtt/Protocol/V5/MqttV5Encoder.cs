@@ -83,6 +83,28 @@ internal static class MqttV5Encoder
     }
 
     /// <summary>
+    /// AUTH (§3.15) from the server: reason code and properties (the Authentication Method, always
+    /// present, MQTT-4.12.0-5, and Data). The two-byte form with Remaining Length 0 is used only for
+    /// 0x00 Success without properties (§3.15.2.1).
+    /// </summary>
+    public static void WriteAuth(IBufferWriter<byte> writer, ReasonCode reason, PropertyCodec.Builder? props)
+    {
+        if (reason == ReasonCode.Success && props is null)
+        {
+            var empty = writer.GetSpan(2);
+            empty[0] = (byte)MqttPacketType.Auth << 4;
+            empty[1] = 0;
+            writer.Advance(2);
+            return;
+        }
+
+        var span = Begin(writer, (byte)MqttPacketType.Auth << 4, 1, props, 0, out var total);
+        span[0] = (byte)reason;
+        WriteProps(span[1..], props);
+        writer.Advance(total);
+    }
+
+    /// <summary>
     /// Encodes a PUBLISH (§3.3) with packet id 0 for patching; the properties forwarded untouched
     /// (MQTT-3.3.2-? passthrough: Payload Format Indicator, Content Type, Response Topic,
     /// Correlation Data, User Properties), the remaining Message Expiry Interval

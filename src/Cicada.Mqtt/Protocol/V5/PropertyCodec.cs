@@ -103,6 +103,32 @@ internal static class PropertyCodec
                 case PropertyId.MaximumPacketSize:
                     p.MaximumPacketSize = Once(p.MaximumPacketSize, NonZero(block.ReadUInt32(), id), id);
                     break;
+                // Sent by a server only (CONNACK, §3.2.2.3): read when Cicada is the client (a bridge);
+                // the context check above still refuses them from clients.
+                case PropertyId.AssignedClientIdentifier:
+                    p.AssignedClientIdentifier = Once(p.AssignedClientIdentifier, block.ReadString(), id);
+                    break;
+                case PropertyId.ServerKeepAlive:
+                    p.ServerKeepAlive = Once(p.ServerKeepAlive, block.ReadUInt16(), id);
+                    break;
+                case PropertyId.ResponseInformation:
+                    p.ResponseInformation = Once(p.ResponseInformation, block.ReadString(), id);
+                    break;
+                case PropertyId.MaximumQos:
+                    p.MaximumQos = Once(p.MaximumQos, Flag(ref block, id), id);
+                    break;
+                case PropertyId.RetainAvailable:
+                    p.RetainAvailable = Once(p.RetainAvailable, Flag(ref block, id), id);
+                    break;
+                case PropertyId.WildcardSubscriptionAvailable:
+                    p.WildcardSubscriptionAvailable = Once(p.WildcardSubscriptionAvailable, Flag(ref block, id), id);
+                    break;
+                case PropertyId.SubscriptionIdentifierAvailable:
+                    p.SubscriptionIdentifierAvailable = Once(p.SubscriptionIdentifierAvailable, Flag(ref block, id), id);
+                    break;
+                case PropertyId.SharedSubscriptionAvailable:
+                    p.SharedSubscriptionAvailable = Once(p.SharedSubscriptionAvailable, Flag(ref block, id), id);
+                    break;
                 default:
                     ThrowHelper.Protocol("MQTT-2.2.2-2", $"Property 0x{(int)id:X2} is not valid from a client");
                     break;
