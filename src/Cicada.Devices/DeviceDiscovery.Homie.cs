@@ -6,7 +6,7 @@ namespace Cicada.Devices;
 
 /// <summary>
 /// Homie 4: the device id is the identifier, its root <c>homie/{id}</c>, <c>$state</c> its
-/// availability, a node's <c>$type</c> its <c>device_type</c>. <c>$nodes</c>, each node's
+/// availability, its first node's (in <c>$nodes</c> order) <c>$type</c> its <c>device_type</c>. <c>$nodes</c>, each node's
 /// <c>$properties</c> and each property's <c>$settable</c>, <c>$datatype</c>, <c>$name</c> and
 /// <c>$unit</c> are kept in the field <c>properties</c> (keyed <c>{node}/{property}</c>), which the
 /// state (values) and the commands (settable ones) follow.
@@ -48,8 +48,20 @@ public sealed partial class DeviceDiscovery
         extras[DeviceTopics.TopicField] = $"homie/{id}";
         extras[DeviceTopics.AvailabilityTopicField] = $"homie/{id}/$state";
         var properties = extras[DeviceTopics.PropertiesField] as JsonObject ?? [];
+        var nodeTypes = extras["node_types"] as JsonObject ?? [];
         switch (levels)
         {
+            case [_, _, var node, "$type"]:
+                if (value.Length > 0)
+                {
+                    nodeTypes[node] = value;
+                }
+                else
+                {
+                    nodeTypes.Remove(node);
+                }
+
+                break;
             case [_, _, "$nodes"]:
                 extras["nodes"] = new JsonArray(List(value).Select(n => (JsonNode?)JsonValue.Create(n)).ToArray());
                 break;
@@ -92,7 +104,12 @@ public sealed partial class DeviceDiscovery
 
         extras[DeviceTopics.PropertiesField] = properties;
         var name = levels is [_, _, "$name"] ? value : existing?.Record.Name ?? id;
-        var type = levels is [_, _, _, "$type"] && value.Length > 0 ? value : existing?.Record.DeviceType ?? HomieSource;
+        extras["node_types"] = nodeTypes;
+
+        // Deterministic whatever the arrival order: the first listed node with a type, else the first typed node.
+        var nodes = (extras["nodes"] as JsonArray ?? []).Select(n => n?.GetValue<string>()).OfType<string>();
+        var type = nodes.Concat(nodeTypes.Select(t => t.Key)).Select(n => nodeTypes[n]?.GetValue<string>()).FirstOrDefault(t => t is not null)
+            ?? HomieSource;
         await UpsertAsync(id, name, type, existing?.Record.ControllerGateway ?? message.OriginClientId ?? id, extras, HomieSource);
     }
 

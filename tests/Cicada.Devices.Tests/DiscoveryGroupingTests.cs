@@ -85,6 +85,7 @@ public sealed partial class DiscoveryTests
         var device = broker.Device(id);
         Assert.Equal("Living room thermostat", device.GetProperty("name").GetString());
         Assert.Equal(["thermostat", "light"], device.GetProperty("nodes").EnumerateArray().Select(n => n.GetString()));
+        Assert.Equal("thermostat", device.GetProperty("device_type").GetString()); // the first listed node's $type, though "light" came last
         var temperature = device.GetProperty("properties").GetProperty("thermostat/temperature");
         Assert.Equal("float", temperature.GetProperty("datatype").GetString());
         Assert.Equal("°C", temperature.GetProperty("unit").GetString());
