@@ -39,7 +39,9 @@ public sealed partial class CicadaMetrics
         _totals.InstrumentPublished = (instrument, listener) =>
         {
             // Only this instance's meter: another broker in the same process (tests) has its own.
-            if (ReferenceEquals(instrument.Meter, _meter) && instrument is Counter<long>)
+            // Only the four summed here: the byte and limit counters would pay a callback per Add for nothing.
+            if (ReferenceEquals(instrument, MessagesReceived) || ReferenceEquals(instrument, MessagesSent)
+                || ReferenceEquals(instrument, MessagesDropped) || ReferenceEquals(instrument, ProtocolErrors))
             {
                 listener.EnableMeasurementEvents(instrument);
             }

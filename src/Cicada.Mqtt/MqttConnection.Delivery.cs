@@ -97,7 +97,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             if (written > 0)
             {
                 _edge.Broker.Metrics.MessagesSent.Add(written);
-                await _output.FlushAsync();
+                await FlushCountedAsync();
             }
         }
         finally

@@ -87,7 +87,7 @@ internal sealed partial class MqttConnection
                 Write(response);
             }
 
-            await _output.FlushAsync();
+            await FlushCountedAsync();
         }
         finally
         {

@@ -96,7 +96,7 @@ internal sealed partial class MqttConnection
                     {
                         MqttV5Encoder.WriteDisconnect(_output, reason);
                         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-                        await _output.FlushAsync(timeout.Token);
+                        await FlushCountedAsync(timeout.Token);
                     }
                     finally
                     {

@@ -38,7 +38,21 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         _publishBucket = edge.Limiter?.CreatePublishBucket();
     }
 
+    /// <summary>The <c>protocol</c> tag of this edge's byte counts (any transport: TCP, TLS, WebSocket).</summary>
+    private const string MetricsProtocol = "mqtt";
+
     private string ClientId => _link?.ClientId ?? "?";
+
+    /// <summary>Flushes, counting what goes out (the edge counts its own bytes; see ByteCounting in the host).</summary>
+    private ValueTask<FlushResult> FlushCountedAsync(CancellationToken cancellationToken = default)
+    {
+        if (_output.CanGetUnflushedBytes && _output.UnflushedBytes is > 0 and var bytes)
+        {
+            _edge.Broker.Metrics.AddBytesSent(bytes, MetricsProtocol);
+        }
+
+        return _output.FlushAsync(cancellationToken);
+    }
 
     public async Task RunAsync()
     {
@@ -83,6 +97,11 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
                 }
                 finally
                 {
+                    if (result.Buffer.Length - buffer.Length is > 0 and var consumed)
+                    {
+                        _edge.Broker.Metrics.AddBytesReceived(consumed, MetricsProtocol);
+                    }
+
                     _input.AdvanceTo(buffer.Start, buffer.End);
                 }
 
