@@ -21,7 +21,7 @@ public sealed partial class CicadaMetrics : IDisposable
         MessagesDropped = _meter.CreateCounter<long>("cicada.messages.dropped", description: "Deliveries dropped by a full session queue");
         ProtocolErrors = _meter.CreateCounter<long>("cicada.protocol.errors", description: "Connections closed for bad input");
         BytesReceived = _meter.CreateCounter<long>("cicada.bytes.received", unit: "By",
-            description: "Bytes read from clients, by protocol (tag protocol; TLS listeners count the encrypted bytes)");
+            description: "Bytes read from clients, by protocol (tag protocol; MQTT counts its packets on any transport, other TLS listeners the encrypted bytes)");
         BytesSent = _meter.CreateCounter<long>("cicada.bytes.sent", unit: "By", description: "Bytes written to clients, by protocol (tag protocol)");
 
         // Commits of a group-committing store take from tens of microseconds (page cache) to
