@@ -34,4 +34,16 @@ public sealed class AuthOptions
 
     /// <summary>Users file (<c>user:$pbkdf2-sha512$…</c> lines, written by <c>cicada passwd</c>); none = no users.</summary>
     public string? UsersFile { get; set; }
+
+    /// <summary>
+    /// Absolute http/https URL of an authentication hook, asked (POST, JSON) about every username the
+    /// users file does not hold; none = no hook (<see cref="Auth.HttpHookAuthenticator"/>).
+    /// </summary>
+    public string? HookUrl { get; set; }
+
+    /// <summary>How long one hook call may take before the login is refused (fail closed).</summary>
+    public int HookTimeoutMilliseconds { get; set; } = 2000;
+
+    /// <summary>How long a hook's answer (allow or deny) is reused for the same credentials; 0 = ask every time.</summary>
+    public int HookCacheSeconds { get; set; } = 60;
 }

@@ -80,6 +80,8 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Limits:PublishBurst", 0, int.MaxValue)]
     [InlineData("Limits:MaxHttpRequestsPerSecond", 0, int.MaxValue)]
     [InlineData("Limits:HttpRequestBurst", 0, int.MaxValue)]
+    [InlineData("Auth:HookTimeoutMilliseconds", 1, 60_000)]
+    [InlineData("Auth:HookCacheSeconds", 0, 86_400)]
     public async Task NumberBelowItsRange_IsRefused_NamingKeyAndRange(string key, long min, long max)
     {
         await AssertRefusedAsync(Json(key, (min - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), key,
@@ -119,10 +121,24 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Limits:PublishBurst", int.MaxValue)]
     [InlineData("Limits:MaxHttpRequestsPerSecond", int.MaxValue)]
     [InlineData("Limits:HttpRequestBurst", int.MaxValue)]
+    [InlineData("Auth:HookTimeoutMilliseconds", 60_000)]
+    [InlineData("Auth:HookCacheSeconds", 86_400)]
     public async Task NumberAboveItsRange_IsRefused(string key, object max)
     {
         var above = max is string text ? text : (Convert.ToInt64(max, System.Globalization.CultureInfo.InvariantCulture) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
         await AssertRefusedAsync(Json(key, above), key, "is not a whole number");
+    }
+
+    // The hook is sent passwords: it must be a URL we can POST to, never a relative path or another scheme.
+    [Theory]
+    [InlineData("\"/auth\"")]
+    [InlineData("\"localhost:9000/auth\"")]
+    [InlineData("\"ftp://127.0.0.1/auth\"")]
+    [InlineData("\"file:///etc/passwd\"")]
+    [InlineData("\" \"")]
+    public async Task HookUrl_NotAbsoluteHttpOrHttps_IsRefused(string value)
+    {
+        await AssertRefusedAsync(Json("Auth:HookUrl", value), "Auth:HookUrl", "is not an absolute http:// or https:// URL");
     }
 
     [Fact]
@@ -133,7 +149,7 @@ public sealed class ConfigurationValidationTests : IDisposable
         {
             "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds", "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds", "Http:MaxBodySize", "Http:StreamKeepAliveSeconds", "Http:StreamReplayMessages", "Http:StreamReplaySeconds", "Coap:MaxBodySize", "Coap:BlockSize", "Coap:SeparateResponseAfterMilliseconds", "Coap:ConfirmableNotificationSeconds", "Coap:MaxObservations", "Coap:MaxExchanges", "Amqp:FrameMax", "Amqp:ChannelMax", "Amqp:HeartbeatSeconds", "Amqp:MaxMessageSize", "Limits:MaxConnections", "Limits:MaxConnectionsPerIp", "Limits:MaxSubscriptionsPerClient", "Limits:MaxTopicLevels", "Limits:MaxTopicLength",
             "Broker:MaxQueuedBytes", "Limits:MaxPublishesPerSecond", "Limits:PublishBurst", "Limits:MaxHttpRequestsPerSecond", "Limits:HttpRequestBurst",
-            "Storage:BusyTimeoutSeconds",
+            "Storage:BusyTimeoutSeconds", "Auth:HookTimeoutMilliseconds", "Auth:HookCacheSeconds",
         };
         Assert.Equal(tested.Order(StringComparer.Ordinal), ConfigurationRules.Ranges.Select(r => r.Key).Order(StringComparer.Ordinal));
 

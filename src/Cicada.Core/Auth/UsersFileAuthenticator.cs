@@ -102,6 +102,16 @@ public sealed partial class UsersFileAuthenticator : IAuthenticator
         return AuthResult.Allowed;
     }
 
+    /// <summary>Whether the users file holds <paramref name="username"/> (it then decides that user's logins alone).</summary>
+    public bool Knows(string username)
+    {
+        if (UsersFile is null)
+            return false;
+        var known = UsersFile.TryGetHash(username, out _, out var version);
+        NoticeReload(version);
+        return known;
+    }
+
     /// <summary>
     /// Re-reads the users file now, changed or not (SIGHUP), and logs one line: the users added,
     /// removed or given a new password, or why the file was refused (its previous users stay).

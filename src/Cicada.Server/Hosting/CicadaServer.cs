@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Cicada.Server.Hosting;
 
@@ -87,7 +88,11 @@ public static partial class CicadaServer
 
         services.PostConfigure<AuthOptions>(o => o.UsersFile = settings.UsersFile);
         services.AddSingleton<UsersFileAuthenticator>();
-        services.AddSingleton<IAuthenticator>(sp => sp.GetRequiredService<UsersFileAuthenticator>());
+        // With Auth:HookUrl the hook decides every username the users file does not hold (README: Authentication hook).
+        services.AddSingleton<HttpHookAuthenticator>();
+        services.AddSingleton<IAuthenticator>(sp => string.IsNullOrWhiteSpace(sp.GetRequiredService<IOptions<AuthOptions>>().Value.HookUrl)
+            ? sp.GetRequiredService<UsersFileAuthenticator>()
+            : sp.GetRequiredService<HttpHookAuthenticator>());
         // MQTT 5 enhanced authentication (§4.12) against the SCRAM credentials of the same users file.
         services.AddSingleton<IAuthenticationMechanism>(sp => ScramSha256Mechanism.ForUsersFile(
             sp.GetRequiredService<UsersFileAuthenticator>().UsersFile, sp.GetRequiredService<ILogger<ScramSha256Mechanism>>()));

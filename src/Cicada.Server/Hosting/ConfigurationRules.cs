@@ -52,6 +52,8 @@ public static class ConfigurationRules
         new("Amqp:MaxMessageSize", 1, long.MaxValue, "a message size limit of 0 would refuse every publish"),
         new(CicadaConfiguration.StorageBusyTimeoutSeconds, 1, 3600,
             "a write waits at least a second for a lock another process holds (SQLITE_BUSY) before the message is refused"),
+        new("Auth:HookTimeoutMilliseconds", 1, 60_000, "a CONNECT waits for the hook; a minute is already longer than most clients wait for CONNACK"),
+        new("Auth:HookCacheSeconds", 0, 86_400, "seconds a hook's answer is reused, 0 = ask every time; more than a day keeps a revoked user in too long"),
         new("Limits:MaxConnections", 0, int.MaxValue, "a number of connections, 0 = no limit"),
         new("Limits:MaxConnectionsPerIp", 0, int.MaxValue, "a number of connections, 0 = no limit"),
         new("Limits:MaxSubscriptionsPerClient", 0, int.MaxValue, "a number of subscriptions, 0 = no limit"),
@@ -134,6 +136,10 @@ public static class ConfigurationRules
                 || number < rule.Min || number > rule.Max)
                 problems.Add($"{rule.Key}: '{value}' is not a whole number from {rule.Min} to {rule.Max}: {rule.Why}");
         }
+
+        // The hook receives passwords: only a URL we can POST to (and know the scheme of) is accepted.
+        if (configuration["Auth:HookUrl"] is { Length: > 0 } hookUrl && !HttpHookAuthenticator.TryParseUrl(hookUrl, out _))
+            problems.Add($"Auth:HookUrl: '{hookUrl}' is not an absolute http:// or https:// URL");
 
         var format = configuration[CicadaLogging.FormatKey];
         if (!CicadaLogging.TryParseFormat(format, out _))
