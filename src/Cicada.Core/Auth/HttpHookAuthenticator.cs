@@ -77,6 +77,9 @@ public sealed partial class HttpHookAuthenticator : IAuthenticator, IDisposable
     /// <summary>Requests sent to the hook (cache misses); for tests and to check the cache works.</summary>
     public long HookCalls => Interlocked.Read(ref _hookCalls);
 
+    /// <summary>Answers held now (for tests of the bound).</summary>
+    internal int CachedAnswers => _cache.Count;
+
     /// <summary>Whether <paramref name="value"/> is an absolute http or https URL (the only hooks accepted).</summary>
     public static bool TryParseUrl(string? value, out Uri url)
     {
