@@ -311,6 +311,15 @@ public sealed partial class CoapServer
             return blockResponse;
         }
 
+        // Counted once per complete message, not per Block1 block (RFC 7959): the limit is on publishes.
+        if (_limiter is not null && !_limiter.AllowsPublishFromPeer("coap", context.Remote, out var retryAfter))
+        {
+            // RFC 8516 §3: 4.29 Too Many Requests, Max-Age = seconds until a retry may succeed.
+            var tooMany = Error(request, CoapCode.TooManyRequests, "publish rate too high (Limits:MaxPublishesPerSecond)");
+            tooMany.AddUInt(CoapOptionNumber.MaxAge, (uint)retryAfter);
+            return tooMany;
+        }
+
         try
         {
             await _broker.PublishAsync(new Message(topic, body, qos, retain, properties, context.ClientId));
