@@ -89,6 +89,12 @@ public sealed partial class CoapServer
             return Error(request, CoapCode.MethodNotAllowed, "GET, PUT, POST or DELETE");
         }
 
+        if (context.Query.TryGetValue("c", out var chosenId) && Core.Sessions.InternalClientIds.IsReserved(chosenId))
+        {
+            // ?c= names a Core session; the broker's own (bridge:, amqp:, sse:, coap:…) are not a client's to take over.
+            return Error(request, CoapCode.BadRequest, $"client id '{chosenId}' is in a namespace reserved for the broker's own sessions");
+        }
+
         var authError = await AuthenticateAsync(context);
         if (authError is not null)
         {
