@@ -61,7 +61,7 @@ public sealed partial class CoapServer
         if (path is [".well-known", "core"])
         {
             return request.Code == CoapCode.Get
-                ? Discovery(context)
+                ? await AuthenticateAsync(context) ?? Discovery(context)
                 : Error(request, CoapCode.MethodNotAllowed, "GET only");
         }
 
@@ -79,7 +79,7 @@ public sealed partial class CoapServer
         {
             // The pub/sub function set's collection: GET lists its topics (as discovery does).
             return request.Code == CoapCode.Get
-                ? Discovery(context)
+                ? await AuthenticateAsync(context) ?? Discovery(context)
                 : Error(request, CoapCode.MethodNotAllowed, "GET only");
         }
 
