@@ -246,7 +246,7 @@ internal sealed partial class AmqpConnection
         Out.EndFrame();
         _state = State.Open;
         _counted = true;
-        _edge.Broker.Metrics.ConnectionOpened();
+        _edge.Broker.Metrics.ConnectionOpened("amqp");
         AmqpLog.Opened(_edge.Logger, Remote, _user, _frameMax, _heartbeatSeconds);
         OnOpened();
     }

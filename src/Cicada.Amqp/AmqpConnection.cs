@@ -97,7 +97,7 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
             _edge.Host.OnConnectionClosed(this);
             if (_counted)
             {
-                _edge.Broker.Metrics.ConnectionClosed();
+                _edge.Broker.Metrics.ConnectionClosed("amqp");
             }
 
             AmqpLog.Closed(_edge.Logger, Remote, _abortReason ?? reason);

@@ -15,6 +15,10 @@ internal static partial class CoapLog
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "CoAP request from {Remote} failed ({Request})")]
     public static partial void RequestFailed(ILogger logger, Exception exception, EndPoint remote, string request);
 
+    // Debug: the store logs the fault itself once per episode (disk full, read-only, locked), not once per refused request.
+    [LoggerMessage(EventId = 9, Level = LogLevel.Debug, Message = "CoAP publish from {Remote} could not be stored; answered 5.03 ({Request})")]
+    public static partial void PublishNotStored(ILogger logger, Exception exception, EndPoint remote, string request);
+
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "CoAP observation {ClientId} of {Filter} from {Remote} registered")]
     public static partial void ObservationAdded(ILogger logger, string clientId, string filter, EndPoint remote);
 

@@ -387,7 +387,7 @@ public sealed partial class CoapServer
 
         foreach (var observation in all)
         {
-            EndObservation(observation, "server stopping", notify: false);
+            EndObservation(observation, "server stopping", notify: true);
         }
     }
 }

@@ -334,7 +334,7 @@ public sealed partial class CoapServer
         {
             // The store could not make it durable (disk full, read-only data folder): 5.03 (RFC 7252
             // §5.9.3.4) instead of a 2.0x acknowledging a message a crash would lose.
-            CoapLog.RequestFailed(_logger, ex, context.Remote, request.ToString());
+            CoapLog.PublishNotStored(_logger, ex, context.Remote, request.ToString());
             return Error(request, CoapCode.ServiceUnavailable, "could not store the message");
         }
 

@@ -117,9 +117,12 @@ public sealed partial class CoapServer : BackgroundService
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Graceful stop: every observer hears 5.03 while the socket is still open, so it knows the
+        // observation has ended (RFC 7641 §3.2: a non-2.xx notification ends it) rather than waiting
+        // for notifications that will never come.
+        EndAllObservations();
         _socket?.Dispose();
         await base.StopAsync(cancellationToken);
-        EndAllObservations();
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>

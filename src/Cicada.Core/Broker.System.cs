@@ -74,6 +74,29 @@ public sealed partial class Broker
         }
     }
 
+    /// <summary>
+    /// Only links that stand for a client on the network are connections in the metrics: the
+    /// broker's own sessions (<see cref="InternalProtocol"/>) and sessions an edge keeps for an
+    /// entity with no connection of its own (an AMQP queue: no remote end point) are not.
+    /// </summary>
+    private static bool IsClientConnection(ClientLink link) => link.Protocol != InternalProtocol && link.RemoteEndPoint is not null;
+
+    private void CountOpened(ClientLink link)
+    {
+        if (IsClientConnection(link))
+        {
+            _metrics.ConnectionOpened(link.Protocol);
+        }
+    }
+
+    private void CountClosed(ClientLink link)
+    {
+        if (IsClientConnection(link))
+        {
+            _metrics.ConnectionClosed(link.Protocol);
+        }
+    }
+
     /// <summary>Counts sessions by state and live connections by protocol, walking the sessions without copying them.</summary>
     public ClientCounts CountClients()
     {

@@ -64,10 +64,10 @@ public sealed partial class Broker
     {
         lock (_connectLock)
         {
-            if (session.Link is not null)
+            if (session.Link is { } link)
             {
                 session.Link = null;
-                _metrics.ConnectionClosed();
+                CountClosed(link);
             }
 
             if (_sessions.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session))

@@ -153,7 +153,7 @@ public sealed partial class Broker : IHeartbeatHandler
         }
 
         previous?.Connection.Close(CloseReason.SessionTakenOver);
-        _metrics.ConnectionOpened();
+        CountOpened(link);
         NotifyClientConnected(link);
         return new ConnectResult(link, present);
     }
@@ -242,7 +242,7 @@ public sealed partial class Broker : IHeartbeatHandler
             }
         }
 
-        _metrics.ConnectionClosed();
+        CountClosed(link);
         NotifyClientDisconnected(link, publishWill);
         if (publishNow is not null)
         {

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 
 namespace Cicada.Core;
 
@@ -8,6 +10,7 @@ public sealed partial class CicadaMetrics : IDisposable
     public const string MeterName = "Cicada";
 
     private readonly Meter _meter;
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _connectionsByProtocol = new(StringComparer.Ordinal);
     private long _connections;
 
     public CicadaMetrics(IMeterFactory? meterFactory = null)
@@ -26,7 +29,7 @@ public sealed partial class CicadaMetrics : IDisposable
         StoreCommitDuration = _meter.CreateHistogram("cicada.store.commit.duration", unit: "s",
             description: "Time to write and commit one batch to durable storage (tag store)",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
-        _meter.CreateObservableGauge("cicada.connections", () => Volatile.Read(ref _connections), description: "Connected clients");
+        _meter.CreateObservableGauge("cicada.connections", ObserveConnections, description: "Connected clients, by protocol (tag protocol)");
         StartTotals();
     }
 
@@ -54,9 +57,26 @@ public sealed partial class CicadaMetrics : IDisposable
 
     public long Connections => Volatile.Read(ref _connections);
 
-    public void ConnectionOpened() => Interlocked.Increment(ref _connections);
+    /// <summary>A client connection over <paramref name="protocol"/> opened (the broker's own sessions are not counted).</summary>
+    public void ConnectionOpened(string protocol)
+    {
+        Interlocked.Increment(ref _connections);
+        Interlocked.Increment(ref _connectionsByProtocol.GetOrAdd(protocol, static _ => new StrongBox<long>()).Value);
+    }
 
-    public void ConnectionClosed() => Interlocked.Decrement(ref _connections);
+    public void ConnectionClosed(string protocol)
+    {
+        Interlocked.Decrement(ref _connections);
+        Interlocked.Decrement(ref _connectionsByProtocol.GetOrAdd(protocol, static _ => new StrongBox<long>()).Value);
+    }
+
+    private IEnumerable<Measurement<long>> ObserveConnections()
+    {
+        foreach (var (protocol, count) in _connectionsByProtocol)
+        {
+            yield return new Measurement<long>(Volatile.Read(ref count.Value), new KeyValuePair<string, object?>("protocol", protocol));
+        }
+    }
 
     public void Dispose()
     {

@@ -77,7 +77,8 @@ public sealed partial class DeviceCommands(Broker broker, DeviceRegistry registr
     /// name (which <see cref="SendAsync"/> answers).
     /// </summary>
     public (string CommandTopic, string ReplyFilter)? TopicsFor(string identifier, string name) =>
-        IsValidName(name) && registry.TopicsOf(identifier) is { } topics ? (topics.CommandFor(name), ReplyTopic(topics, "+")) : null;
+        IsValidName(name) && registry.TopicsOf(identifier) is { } topics && topics.CommandFor(name) is { } command
+            ? (command, ReplyTopic(topics, "+")) : null;
 
     private static string ReplyTopic(DeviceTopics topics, string correlation) => $"{topics.Root}/replies/{correlation}";
 
@@ -94,8 +95,13 @@ public sealed partial class DeviceCommands(Broker broker, DeviceRegistry registr
             return new CommandResult(CommandOutcome.UnknownDevice);
         }
 
+        // A grouped device has only its entities' commands, a Homie device only its settable properties.
+        if (topics.CommandFor(name) is not { } commandTopic)
+        {
+            return new CommandResult(CommandOutcome.InvalidName);
+        }
+
         var correlation = Guid.NewGuid().ToString("N");
-        var commandTopic = topics.CommandFor(name);
         var responseTopic = ReplyTopic(topics, correlation);
         var properties = new MessageProperties
         {

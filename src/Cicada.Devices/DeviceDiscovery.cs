@@ -11,8 +11,9 @@ namespace Cicada.Devices;
 /// <summary>
 /// Registers devices that announce themselves: Home Assistant MQTT discovery
 /// (<c>homeassistant/{component}/[{node_id}/]{object_id}/config</c>, retained JSON; an empty
-/// retained config removes the entity, as Home Assistant does) and Homie 4 (<c>homie/{id}/$name</c>,
-/// <c>$state</c>, node <c>$type</c>). An in-process Core session subscribes to both, with the
+/// retained config removes the entity, as Home Assistant does; see DeviceDiscovery.HomeAssistant.cs)
+/// and Homie 4 (<c>homie/{id}/$name</c>, <c>$state</c>, <c>$nodes</c>, node <c>$type</c> and
+/// <c>$properties</c>, property attributes; see DeviceDiscovery.Homie.cs). An in-process Core session subscribes to both, with the
 /// retained announcements, and maps them onto the registry's fields with <c>source</c> set;
 /// announced topics replace the default root. A device registered by hand is never overwritten.
 /// </summary>
@@ -22,7 +23,8 @@ public sealed partial class DeviceDiscovery(DeviceRegistry registry, Broker brok
     public const string HomieSource = "homie";
 
     private static readonly string[] Filters =
-        ["homeassistant/+/+/config", "homeassistant/+/+/+/config", "homie/+/$name", "homie/+/$state", "homie/+/+/$type"];
+        ["homeassistant/+/+/config", "homeassistant/+/+/+/config", "homie/+/$name", "homie/+/$state", "homie/+/$nodes", "homie/+/+/$type",
+         "homie/+/+/$properties", "homie/+/+/+/$settable", "homie/+/+/+/$datatype", "homie/+/+/+/$name", "homie/+/+/+/$unit"];
 
     private InternalSubscriber? _subscriber;
 
@@ -66,95 +68,6 @@ public sealed partial class DeviceDiscovery(DeviceRegistry registry, Broker brok
         }
     }
 
-    /// <summary>Home Assistant MQTT discovery: one config per entity, abbreviations and <c>~</c> expanded.</summary>
-    private async Task HomeAssistantAsync(Message message, string[] levels)
-    {
-        var component = levels[1];
-        var objectId = levels[^2];
-        var nodeId = levels.Length == 5 ? levels[2] : null;
-        if (message.Payload.IsEmpty)
-        {
-            // An empty retained config removes the entity.
-            var gone = registry.List(null, null, null).FirstOrDefault(v => DiscoveryTopicOf(v.Record) == message.Topic);
-            if (gone.Record is not null)
-            {
-                await registry.DeleteAsync(gone.Record.Identifier);
-            }
-
-            return;
-        }
-
-        if (JsonNode.Parse(message.Payload.Span.ToArray()) is not JsonObject config)
-        {
-            throw new FormatException("config is not a JSON object");
-        }
-
-        var baseTopic = Text(config, "~");
-        string? Topic(params string[] keys)
-        {
-            var value = keys.Select(k => Text(config, k)).FirstOrDefault(v => v is not null);
-            return value is null || baseTopic is null ? value
-                : value.StartsWith('~') ? baseTopic + value[1..]
-                : value.EndsWith('~') ? value[..^1] + baseTopic
-                : value;
-        }
-
-        var device = (config["device"] ?? config["dev"]) as JsonObject;
-        var identifier = Text(config, "unique_id", "uniq_id") ?? (nodeId is null ? objectId : $"{nodeId}_{objectId}");
-        var name = Text(device, "name") ?? Text(config, "name") ?? objectId;
-        var gateway = Text(device, "via_device") ?? message.OriginClientId ?? HomeAssistantSource;
-        var availability = Topic("availability_topic", "avty_t")
-            ?? ((config["availability"] ?? config["avty"]) as JsonArray)?.OfType<JsonObject>().Select(a => Text(a, "topic", "t")).FirstOrDefault();
-
-        var extras = new JsonObject
-        {
-            [DeviceTopics.SourceField] = HomeAssistantSource,
-            ["discovery_topic"] = message.Topic,
-        };
-        Set(extras, DeviceTopics.StateTopicField, Topic("state_topic", "stat_t"));
-        Set(extras, DeviceTopics.CommandTopicField, Topic("command_topic", "cmd_t"));
-        Set(extras, DeviceTopics.AvailabilityTopicField, availability);
-        if ((device?["identifiers"] ?? device?["ids"]) is { } ids)
-        {
-            extras["device_identifiers"] = ids.DeepClone();
-        }
-
-        await UpsertAsync(identifier, name, component, gateway, extras, HomeAssistantSource);
-    }
-
-    /// <summary>Homie 4: the device id is the identifier, its root <c>homie/{id}</c>, <c>$state</c> its availability.</summary>
-    private async Task HomieAsync(Message message, string[] levels)
-    {
-        var id = levels[1];
-        var value = Encoding.UTF8.GetString(message.Payload.Span);
-        var existing = registry.Get(id);
-        if (existing is { } view && DeviceTopics.Of(view.Record).Source != HomieSource)
-        {
-            return;
-        }
-
-        if (levels is [_, _, "$name"] && value.Length == 0)
-        {
-            // Homie §Device lifecycle: a device is removed by clearing its retained attributes.
-            if (existing is not null)
-            {
-                await registry.DeleteAsync(id);
-            }
-
-            return;
-        }
-
-        var name = levels is [_, _, "$name"] ? value : existing?.Record.Name ?? id;
-        var type = levels is [_, _, _, "$type"] && value.Length > 0 ? value : existing?.Record.DeviceType ?? HomieSource;
-        var extras = new JsonObject
-        {
-            [DeviceTopics.SourceField] = HomieSource,
-            [DeviceTopics.TopicField] = $"homie/{id}",
-            [DeviceTopics.AvailabilityTopicField] = $"homie/{id}/$state",
-        };
-        await UpsertAsync(id, name, type, message.OriginClientId ?? id, extras, HomieSource);
-    }
-
     private async Task UpsertAsync(string identifier, string name, string deviceType, string gateway, JsonObject extras, string source)
     {
         var now = broker.Time.GetUtcNow();
@@ -179,8 +92,9 @@ public sealed partial class DeviceDiscovery(DeviceRegistry registry, Broker brok
         }
     }
 
-    private static string? DiscoveryTopicOf(DeviceRecord record) =>
-        record.Attributes is { } a && JsonNode.Parse(a) is JsonObject o ? Text(o, "discovery_topic") : null;
+    /// <summary>The extra fields of a discovered device of <paramref name="source"/>; null for one registered otherwise.</summary>
+    private static JsonObject? ExtrasOf(DeviceView? view, string source) =>
+        view is { } v && DeviceTopics.Of(v.Record).Source == source ? DeviceJson.ParseExtras(v.Record.Attributes) : null;
 
     private static void Set(JsonObject obj, string key, string? value)
     {

@@ -10,10 +10,16 @@ namespace Cicada.Devices;
 /// default <c>devices/{identifier}</c>) with <c>{root}/state/#</c>, <c>{root}/commands/{name}</c>
 /// and <c>{root}/availability</c> under it; a discovered one (Home Assistant, Homie) brings its
 /// own announced topics (<c>state_topic</c>, <c>command_topic</c>, <c>availability_topic</c>),
-/// which replace the defaults.
+/// which replace the defaults. A Home Assistant device groups its entities (field <c>entities</c>:
+/// each with its own state and command topic, the command name being the entity's key); a Homie 4
+/// device has node properties (field <c>properties</c>, keyed <c>{node}/{property}</c>) read from
+/// <c>{root}/{node}/{property}</c> and set through <c>{root}/{node}/{property}/set</c>.
 /// </summary>
 public sealed record DeviceTopics(string Root, string? StateTopic, string? CommandTopic, string? AnnouncedAvailabilityTopic, string? Source)
 {
+    public const string EntitiesField = "entities";
+    public const string PropertiesField = "properties";
+
     public const string TopicField = "topic";
     public const string StateTopicField = "state_topic";
     public const string CommandTopicField = "command_topic";
@@ -28,11 +34,50 @@ public sealed record DeviceTopics(string Root, string? StateTopic, string? Comma
     /// <summary>True when the broker publishes the availability (the device did not announce a topic of its own).</summary>
     public bool BrokerOwnsAvailability => AnnouncedAvailabilityTopic is null;
 
-    /// <summary>The filter of the device's state: its announced state topic, else <c>{root}/state/#</c>.</summary>
-    public string StateFilter => StateTopic ?? Root + "/state/#";
+    /// <summary>A Home Assistant device's entities by key (the command name), ordered by key.</summary>
+    public IReadOnlyList<KeyValuePair<string, EntityTopics>> Entities { get; init; } = [];
 
-    /// <summary>Where command <paramref name="name"/> goes: the announced command topic (one per entity), else <c>{root}/commands/{name}</c>.</summary>
-    public string CommandFor(string name) => CommandTopic ?? $"{Root}/commands/{name}";
+    /// <summary>A Homie device's announced properties by <c>{node}/{property}</c>.</summary>
+    public IReadOnlyDictionary<string, HomieProperty> Properties { get; init; } = new Dictionary<string, HomieProperty>();
+
+    public bool IsHomie => Source == DeviceDiscovery.HomieSource;
+
+    /// <summary>
+    /// The filter of the device's state: a Homie device's property values (<c>{root}/+/+</c>, the
+    /// <c>$</c> attributes excluded when read), its announced state topic (the first entity's for
+    /// a grouped Home Assistant device; see <see cref="StateTopics"/>), else <c>{root}/state/#</c>.
+    /// </summary>
+    public string StateFilter => IsHomie ? Root + "/+/+"
+        : StateTopic ?? Entities.Select(e => e.Value.StateTopic).FirstOrDefault(t => t is not null) ?? Root + "/state/#";
+
+    /// <summary>Every topic (or filter) the state is read from, for access checks.</summary>
+    public IReadOnlyList<string> StateTopics => Entities.Count == 0 || IsHomie ? [StateFilter]
+        : Entities.Select(e => e.Value.StateTopic).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Where command <paramref name="name"/> goes; null when the device has no such command. A
+    /// Homie property <c>{node}.{property}</c> that is <c>$settable</c> goes to
+    /// <c>{root}/{node}/{property}/set</c> (Homie 4 §Property command topic; the dot because a
+    /// command name is one topic level and Homie ids never contain one); a grouped Home Assistant
+    /// device's entity key to that entity's <c>command_topic</c>; otherwise the announced command
+    /// topic, else <c>{root}/commands/{name}</c>.
+    /// </summary>
+    public string? CommandFor(string name)
+    {
+        if (IsHomie)
+        {
+            var dot = name.IndexOf('.', StringComparison.Ordinal);
+            var key = dot > 0 ? name[..dot] + "/" + name[(dot + 1)..] : null;
+            return key is not null && Properties.TryGetValue(key, out var property) && property.Settable ? $"{Root}/{key}/set" : null;
+        }
+
+        if (Entities.Count > 0)
+        {
+            return Entities.FirstOrDefault(e => e.Key == name).Value?.CommandTopic;
+        }
+
+        return CommandTopic ?? $"{Root}/commands/{name}";
+    }
 
     public static DeviceTopics Of(DeviceRecord record)
     {
@@ -50,8 +95,40 @@ public sealed record DeviceTopics(string Root, string? StateTopic, string? Comma
         }
 
         var root = Text(extras, TopicField, name: true) ?? DefaultRoot(record.Identifier);
+        var entities = new List<KeyValuePair<string, EntityTopics>>();
+        if (extras?[EntitiesField] is JsonObject announced)
+        {
+            foreach (var (key, node) in announced)
+            {
+                if (node is JsonObject entity)
+                {
+                    entities.Add(new(key, new EntityTopics(Text(entity, "component", name: false) ?? "",
+                        Text(entity, StateTopicField, name: true), Text(entity, CommandTopicField, name: true))));
+                }
+            }
+
+            entities.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        }
+
+        var properties = new Dictionary<string, HomieProperty>(StringComparer.Ordinal);
+        if (extras?[PropertiesField] is JsonObject props)
+        {
+            foreach (var (key, node) in props)
+            {
+                if (node is JsonObject property)
+                {
+                    var settable = property["settable"] is JsonValue v && v.GetValueKind() == JsonValueKind.True;
+                    properties[key] = new HomieProperty(settable, Text(property, "datatype", name: false));
+                }
+            }
+        }
+
         return new DeviceTopics(root, Text(extras, StateTopicField, name: true), Text(extras, CommandTopicField, name: true),
-            Text(extras, AvailabilityTopicField, name: true), Text(extras, SourceField, name: false));
+            Text(extras, AvailabilityTopicField, name: true), Text(extras, SourceField, name: false))
+        {
+            Entities = entities,
+            Properties = properties,
+        };
     }
 
     /// <summary>Checks a topic field given by a client: a valid topic name without wildcards (MQTT-4.7.1-1).</summary>
@@ -78,3 +155,9 @@ public sealed record DeviceTopics(string Root, string? StateTopic, string? Comma
         return value.Length == 0 || (name && !TopicValidator.IsValidTopicName(value)) ? null : value;
     }
 }
+
+/// <summary>One Home Assistant entity of a device: its component and announced topics.</summary>
+public sealed record EntityTopics(string Component, string? StateTopic, string? CommandTopic);
+
+/// <summary>One Homie 4 property: whether it accepts <c>/set</c>, and its <c>$datatype</c>.</summary>
+public sealed record HomieProperty(bool Settable, string? Datatype);

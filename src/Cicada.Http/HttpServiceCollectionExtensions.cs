@@ -38,6 +38,9 @@ public static class HttpServiceCollectionExtensions
         }));
         services.AddOpenTelemetry().ConfigureResource(r => r.AddService("cicada")).WithMetrics(metrics => metrics
             .AddMeter(CicadaMetrics.MeterName)
+            // .NET's built-in runtime instruments (GC pause time, heap size, thread pool): the soak
+            // and operators watch memory and pauses from /metrics.
+            .AddMeter("System.Runtime")
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         services.AddCicadaDevices(configuration);
         services.AddSingleton<HttpMetrics>();

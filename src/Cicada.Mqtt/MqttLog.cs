@@ -21,7 +21,8 @@ internal static partial class MqttLog
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "MQTT connection from {Remote} (client {ClientId}) failed")]
     public static partial void Failed(ILogger logger, Exception exception, EndPoint? remote, string clientId);
 
-    [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "MQTT client {ClientId}: message {PacketId} could not be stored; refused with reason 0x80 instead of acknowledged")]
+    // Debug: the store logs the fault itself once per episode (disk full, read-only, locked), not once per refused message.
+    [LoggerMessage(EventId = 6, Level = LogLevel.Debug, Message = "MQTT client {ClientId}: message {PacketId} could not be stored; refused with reason 0x80 instead of acknowledged")]
     public static partial void DurableWriteFailed(ILogger logger, Exception exception, string clientId, ushort packetId);
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "MQTT client {ClientId} re-authenticated with {Method} as {Username}")]

@@ -11,6 +11,10 @@ public sealed partial class SqliteBrokerStore
 
     private long _committedTransactions;
 
+    // Writer-thread state of the current fault episode (null when writes succeed).
+    private DateTime? _faultStarted;
+    private long _failedWrites;
+
     /// <summary>
     /// Writer thread body. A dedicated thread rather than a pool task, because every commit blocks
     /// in fsync: the pool's threads stay free for the connections. Whatever is queued while one
@@ -30,23 +34,30 @@ public sealed partial class SqliteBrokerStore
                     batch.Add(operation);
                 }
 
-                if (!TryCommit(batch, out var error))
+                if (TryCommit(batch, out var error))
                 {
-                    if (batch.Count == 1)
+                    EndFaultEpisode();
+                }
+                else if (batch.Count == 1 || IsLockFault(error))
+                {
+                    // A lock another process holds fails every write alike, and each retry would
+                    // wait out the busy timeout again: the whole batch is refused at once.
+                    Fail(batch, error);
+                }
+                else
+                {
+                    // Retry one per transaction so only the operation at fault fails, not every
+                    // caller that happened to share its batch; order is kept.
+                    LogBatchFailed(error, batch.Count);
+                    foreach (var operation in batch)
                     {
-                        Fail(batch[0], error);
-                    }
-                    else
-                    {
-                        // Retry one per transaction so only the operation at fault fails, not every
-                        // caller that happened to share its batch; order is kept.
-                        LogBatchFailed(error, batch.Count);
-                        foreach (var operation in batch)
+                        if (TryCommit([operation], out var single))
                         {
-                            if (!TryCommit([operation], out var single))
-                            {
-                                Fail(operation, single);
-                            }
+                            EndFaultEpisode();
+                        }
+                        else
+                        {
+                            Fail([operation], single);
                         }
                     }
                 }
@@ -75,11 +86,43 @@ public sealed partial class SqliteBrokerStore
         }
     }
 
-    private void Fail(WriteOperation operation, Exception error)
+    /// <summary>
+    /// Refuses <paramref name="operations"/>: their callers answer with the protocol's error instead
+    /// of an acknowledgement. A fault (disk full, read-only folder, a lock held elsewhere) fails every
+    /// write until it clears, so it is logged once when it starts and once when writes succeed again,
+    /// not once per refused message.
+    /// </summary>
+    private void Fail(List<WriteOperation> operations, Exception error)
     {
-        LogOperationFailed(error, operation.GetType().Name);
-        operation.TrySetException(error);
+        if (_faultStarted is null)
+        {
+            _faultStarted = DateTime.UtcNow;
+            LogFaultStarted(error, operations[0].GetType().Name);
+        }
+        else
+        {
+            LogOperationFailed(error, operations[0].GetType().Name, operations.Count);
+        }
+
+        _failedWrites += operations.Count;
+        foreach (var operation in operations)
+        {
+            operation.TrySetException(error);
+        }
     }
+
+    private void EndFaultEpisode()
+    {
+        if (_faultStarted is { } started)
+        {
+            LogFaultEnded(_failedWrites, DateTime.UtcNow - started);
+            _faultStarted = null;
+            _failedWrites = 0;
+        }
+    }
+
+    /// <summary>SQLITE_BUSY (5) or SQLITE_LOCKED (6), extended codes included: the busy timeout has already been waited out.</summary>
+    private static bool IsLockFault(Exception error) => error is SqliteException { SqliteErrorCode: var code } && (code & 0xFF) is 5 or 6;
 
     private static bool WaitToRead(System.Threading.Channels.ChannelReader<WriteOperation> reader)
     {
@@ -137,11 +180,17 @@ public sealed partial class SqliteBrokerStore
         return true;
     }
 
-    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "SQLite store: a batch of {Count} writes failed; retrying them one by one")]
+    [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "SQLite store: a batch of {Count} writes failed; retrying them one by one")]
     private partial void LogBatchFailed(Exception exception, int count);
 
-    [LoggerMessage(EventId = 11, Level = LogLevel.Error, Message = "SQLite store: write {Operation} failed and was not stored")]
-    private partial void LogOperationFailed(Exception exception, string operation);
+    [LoggerMessage(EventId = 11, Level = LogLevel.Debug, Message = "SQLite store: write {Operation} (and {Count} in all) failed and was not stored")]
+    private partial void LogOperationFailed(Exception exception, string operation, int count);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Error, Message = "SQLite store: write {Operation} failed; durable work is refused (clients get the protocol's error, never an acknowledgement) until writes succeed again")]
+    private partial void LogFaultStarted(Exception exception, string operation);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "SQLite store: writes succeed again after {Count} refused writes over {Duration}")]
+    private partial void LogFaultEnded(long count, TimeSpan duration);
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Debug, Message = "SQLite store: rollback after a failed batch failed")]
     private partial void LogRollbackFailed(Exception exception);

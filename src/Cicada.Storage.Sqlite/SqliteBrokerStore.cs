@@ -30,14 +30,30 @@ public sealed partial class SqliteBrokerStore : IBrokerStore
     private long _lastMessageId;
     private int _disposed;
 
+    /// <summary>How long a write waits for another process's lock before it fails, unless given.</summary>
+    public static readonly TimeSpan DefaultBusyTimeout = TimeSpan.FromSeconds(5);
+
+    /// <param name="busyTimeout">How long a statement retries while another process holds the
+    /// database lock (SQLITE_BUSY) before it fails; <see cref="DefaultBusyTimeout"/> when null.</param>
     public SqliteBrokerStore(string databasePath, ILogger<SqliteBrokerStore>? logger = null,
-        SqliteSynchronousMode synchronous = SqliteSynchronousMode.Full, CicadaMetrics? metrics = null)
+        SqliteSynchronousMode synchronous = SqliteSynchronousMode.Full, CicadaMetrics? metrics = null, TimeSpan? busyTimeout = null)
     {
         _metrics = metrics;
         ArgumentException.ThrowIfNullOrEmpty(databasePath);
         DatabasePath = Path.GetFullPath(databasePath);
         _logger = logger ?? NullLogger<SqliteBrokerStore>.Instance;
         _synchronous = synchronous;
+        BusyTimeout = busyTimeout ?? DefaultBusyTimeout;
+        if (BusyTimeout < TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(busyTimeout), BusyTimeout, "The busy timeout is whole seconds, at least 1.");
+        }
+
+        // Microsoft.Data.Sqlite retries a statement that gets SQLITE_BUSY/SQLITE_LOCKED (another
+        // process in a write transaction, a backup tool) until the command timeout, which every
+        // command, BEGIN IMMEDIATE included, takes from Default Timeout. Only then does the write
+        // fail and the caller refuse its message (https://sqlite.org/rescode.html#busy).
+        var timeoutSeconds = (int)Math.Ceiling(BusyTimeout.TotalSeconds);
 
         // The writer owns one long-lived connection (unpooled, so disposing really closes the
         // file); readers share a pool of their own.
@@ -46,16 +62,21 @@ public sealed partial class SqliteBrokerStore : IBrokerStore
             DataSource = DatabasePath,
             Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = false,
+            DefaultTimeout = timeoutSeconds,
         }.ToString();
         _readerConnectionString = new SqliteConnectionStringBuilder
         {
             DataSource = DatabasePath,
             Mode = SqliteOpenMode.ReadWrite,
             Pooling = true,
+            DefaultTimeout = timeoutSeconds,
         }.ToString();
     }
 
     public string DatabasePath { get; }
+
+    /// <summary>How long a write waits for a lock another process holds (SQLITE_BUSY) before it fails.</summary>
+    public TimeSpan BusyTimeout { get; }
 
     /// <summary>Transactions committed by the writer so far (group commit makes it far below the call count).</summary>
     internal long CommittedTransactions => Interlocked.Read(ref _committedTransactions);

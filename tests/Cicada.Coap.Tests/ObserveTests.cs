@@ -41,6 +41,21 @@ public sealed class ObserveTests
     }
 
     [Fact]
+    public async Task RFC7641_3_2_Graceful_stop_ends_every_observation_with_5_03()
+    {
+        await using var coap = await CoapHarness.StartAsync();
+        var register = Register(coap, "ps/obs/stop", CoapType.NonConfirmable);
+        Assert.Equal(CoapCode.Content, (await coap.ExchangeAsync(register)).Code);
+
+        await coap.Server.StopAsync(CancellationToken.None);
+        var end = await coap.ReceiveAsync();
+
+        Assert.Equal(CoapCode.ServiceUnavailable, end.Code);
+        Assert.Equal(register.Token.ToArray(), end.Token.ToArray());
+        Assert.Null(end.GetUInt(CoapOptionNumber.Observe)); // a final response, not a notification
+    }
+
+    [Fact]
     public async Task RFC7641_4_5_ConfirmableRegistration_GetsConfirmableNotifications()
     {
         await using var coap = await CoapHarness.StartAsync();

@@ -196,3 +196,23 @@ public class SysTopicsTests
         Assert.Equal(100, other.TotalMessagesSent);
     }
 }
+
+/// <summary>The <c>cicada.connections</c> gauge counts clients on the network, not the broker's own sessions.</summary>
+public class ConnectionGaugeTests
+{
+    [Fact]
+    public async Task Connections_count_network_clients_only_not_internal_or_edge_held_sessions()
+    {
+        using var t = await TestBroker.StartAsync();
+        var remote = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 50_000);
+        var client = t.Broker.Connect("device", cleanStart: true, persistent: false, new FakeConnection(), will: null, "mqtt", remote).Link;
+        _ = t.Broker.Connect("$devices:watch", cleanStart: true, persistent: false, new FakeConnection(), will: null, Broker.InternalProtocol, remote);
+        var queue = t.Broker.Connect("amqp:q:jobs", cleanStart: true, persistent: false, new FakeConnection(), will: null, "amqp", remote: null).Link;
+        Assert.Equal(1, t.Broker.Metrics.Connections);
+
+        t.Broker.Disconnect(queue, publishWill: false);
+        Assert.Equal(1, t.Broker.Metrics.Connections);
+        t.Broker.Disconnect(client, publishWill: false);
+        Assert.Equal(0, t.Broker.Metrics.Connections);
+    }
+}

@@ -5,7 +5,7 @@ using Cicada.Http.Tests.Support;
 namespace Cicada.Devices.Tests;
 
 /// <summary>Home Assistant MQTT discovery and Homie 4 announcements register devices automatically.</summary>
-public sealed class DiscoveryTests(DeviceBroker broker) : IClassFixture<DeviceBroker>
+public sealed partial class DiscoveryTests(DeviceBroker broker) : IClassFixture<DeviceBroker>
 {
     private string Port => broker.MqttPort.ToString(CultureInfo.InvariantCulture);
 
@@ -18,32 +18,37 @@ public sealed class DiscoveryTests(DeviceBroker broker) : IClassFixture<DeviceBr
     private Task<bool> Registered(string id) => DeviceBroker.WaitUntil(() => DeviceBroker.Send("GET", $"{broker.Devices}/{id}").Status == 200);
 
     [Fact]
-    public async Task HomeAssistantConfig_RegistersTheEntity_WithItsTopics_AndAnEmptyConfigRemovesIt()
+    public async Task HomeAssistantConfig_RegistersItsDevice_WithTheEntityTopics_AndAnEmptyConfigRemovesIt()
     {
-        // Home Assistant's documented motion-sensor example (MQTT discovery), with a unique object id.
+        // Home Assistant's documented motion-sensor example (MQTT discovery), with unique ids.
         var tag = Guid.NewGuid().ToString("N")[..8];
-        var config = $"homeassistant/binary_sensor/garden{tag}/config";
-        var stateTopic = $"homeassistant/binary_sensor/garden{tag}/state";
-        var uniqueId = $"motion01ad{tag}";
-        Retain(config, $$"""{"name": null, "device_class": "motion", "state_topic": "{{stateTopic}}", "unique_id": "{{uniqueId}}", "device": {"identifiers": ["01ad"], "name": "Garden"} }""",
+        var objectId = "garden" + tag;
+        var config = $"homeassistant/binary_sensor/{objectId}/config";
+        var stateTopic = $"homeassistant/binary_sensor/{objectId}/state";
+        var deviceId = "01ad" + tag;
+        Retain(config, $$"""{"name": null, "device_class": "motion", "state_topic": "{{stateTopic}}", "unique_id": "motion01ad{{tag}}", "device": {"identifiers": ["{{deviceId}}"], "name": "Garden"} }""",
             clientId: "ha-bridge-" + tag);
 
-        Assert.True(await Registered(uniqueId), "the announced entity was never registered");
-        var device = broker.Device(uniqueId);
+        // The registry device is the physical device of the config's device block.
+        Assert.True(await Registered(deviceId), "the announced device was never registered");
+        var device = broker.Device(deviceId);
         Assert.Equal("homeassistant", device.GetProperty("source").GetString());
         Assert.Equal("binary_sensor", device.GetProperty("device_type").GetString());
         Assert.Equal("Garden", device.GetProperty("name").GetString());
         Assert.Equal("ha-bridge-" + tag, device.GetProperty("controller_gateway").GetString()); // no via_device: the announcing client
-        Assert.Equal("01ad", device.GetProperty("device_identifiers")[0].GetString());
+        Assert.Equal(deviceId, device.GetProperty("device_identifiers")[0].GetString());
+        var entity = device.GetProperty("entities").GetProperty(objectId);
+        Assert.Equal("motion01ad" + tag, entity.GetProperty("unique_id").GetString());
+        Assert.Equal(stateTopic, entity.GetProperty("state_topic").GetString());
 
-        // The announced state topic is its state.
+        // The announced state topic is the entity's state.
         Retain(stateTopic, "ON");
         Assert.True(await DeviceBroker.WaitUntil(() =>
-            DeviceBroker.Send("GET", $"{broker.Devices}/{uniqueId}/state").Json.GetProperty("data").TryGetProperty("state", out var s) && s.GetString() == "ON"));
+            DeviceBroker.Send("GET", $"{broker.Devices}/{deviceId}/state").Json.GetProperty("data").TryGetProperty(objectId, out var s) && s.GetString() == "ON"));
 
         Clear(config);
-        Assert.True(await DeviceBroker.WaitUntil(() => DeviceBroker.Send("GET", $"{broker.Devices}/{uniqueId}").Status == 404),
-            "an empty retained config did not remove the entity");
+        Assert.True(await DeviceBroker.WaitUntil(() => DeviceBroker.Send("GET", $"{broker.Devices}/{deviceId}").Status == 404),
+            "an empty retained config did not remove the device of its only entity");
     }
 
     [Fact]
@@ -59,17 +64,20 @@ public sealed class DiscoveryTests(DeviceBroker broker) : IClassFixture<DeviceBr
         Assert.True(await Registered(id));
         var device = broker.Device(id);
         Assert.Equal("bridge" + tag, device.GetProperty("controller_gateway").GetString());
-        Assert.Equal($"zigbee/{id}/set", device.GetProperty("command_topic").GetString());
+        Assert.Equal($"zigbee/{id}/set", device.GetProperty("entities").GetProperty(id).GetProperty("command_topic").GetString());
+        Assert.Equal($"zigbee/{id}/availability", device.GetProperty("availability_topic").GetString());
         Assert.False(device.GetProperty("online").GetBoolean());
 
         Retain($"zigbee/{id}/availability", "online");
         Assert.True(await DeviceBroker.WaitUntil(() => broker.Device(id).GetProperty("online").GetBoolean()), "announced availability not followed");
 
+        // The command's name is the entity's object id.
         using var commands = await broker.SubscribeAsync($"zigbee/{id}/set");
-        var (status, json, _) = DeviceBroker.Send("POST", $"{broker.Devices}/{id}/commands/set", """{"state":"ON"}""");
+        var (status, json, _) = DeviceBroker.Send("POST", $"{broker.Devices}/{id}/commands/{id}", """{"state":"ON"}""");
         Assert.Equal(202, status);
         Assert.Equal($"zigbee/{id}/set", json.GetProperty("data").GetProperty("command_topic").GetString());
         Assert.True(await commands.WaitForAsync(o => o.Contains($$"""zigbee/{{id}}/set {"state":"ON"}""", StringComparison.Ordinal)), commands.Output);
+        Assert.Equal(400, DeviceBroker.Send("POST", $"{broker.Devices}/{id}/commands/unknown", "x").Status);
     }
 
     [Fact]
@@ -95,6 +103,16 @@ public sealed class DiscoveryTests(DeviceBroker broker) : IClassFixture<DeviceBr
 
         Clear($"homie/{id}/$name");
         Assert.True(await DeviceBroker.WaitUntil(() => DeviceBroker.Send("GET", $"{broker.Devices}/{id}").Status == 404));
+
+        // Clearing its other attributes afterwards does not bring it back. Announcements are
+        // applied in arrival order, so once a later device is registered these were applied.
+        Clear($"homie/{id}/$state");
+        Clear($"homie/{id}/engine/$type");
+        var marker = "marker-" + Guid.NewGuid().ToString("N")[..8];
+        Retain($"homie/{marker}/$name", "Marker");
+        Assert.True(await Registered(marker));
+        Assert.Equal(404, DeviceBroker.Send("GET", $"{broker.Devices}/{id}").Status);
+        Clear($"homie/{marker}/$name");
     }
 
     [Fact]

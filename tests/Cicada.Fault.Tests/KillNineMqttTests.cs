@@ -97,14 +97,21 @@ public sealed class KillNineMqttTests(ITestOutputHelper output)
 
         var receiver = new MqttReceiver();
         var crashes = 0;
+
+        // Duplicates-after-crash figure: messages whose PUBACK/PUBREC the client had sent before the
+        // kill and that the restarted broker sends again (the removal is group-committed behind the ack).
+        var ackedBeforeKill = new HashSet<string>();
+        var resentAfterAck = 0;
         while (receiver.Delivered.Distinct().Count() < payloads.Count)
         {
             await using var subscriber = await WireClient.ConnectAsync(server.MqttPort, subscriberId, version, clean: false, sessionExpiry: Expiry);
             Assert.True(subscriber.SessionPresent, $"The subscriber's session did not survive kill -9.\n{server.Output}");
             var stopAt = crashes < killPoints.Length ? killPoints[crashes] : int.MaxValue;
+            var roundStart = receiver.Delivered.Count;
             if (stopAt == int.MaxValue)
             {
                 await ReceiveAsync(subscriber, receiver, payloads.Count);
+                resentAfterAck += receiver.Delivered.Skip(roundStart).Count(ackedBeforeKill.Contains);
                 break;
             }
 
@@ -121,6 +128,8 @@ public sealed class KillNineMqttTests(ITestOutputHelper output)
                 if (!killed && receiver.Delivered.Count >= stopAt)
                 {
                     killed = true;
+                    resentAfterAck += receiver.Delivered.Skip(roundStart).Count(ackedBeforeKill.Contains);
+                    ackedBeforeKill.UnionWith(receiver.Delivered);
                     await server.KillAsync();
                 }
             }
@@ -131,7 +140,8 @@ public sealed class KillNineMqttTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"v{version} QoS {qos}: {crashes} crashes at deliveries {string.Join(", ", killPoints)}; " +
-            $"{sender.Acknowledged.Count} acknowledged, {receiver.Delivered.Count} delivered ({receiver.Delivered.Distinct().Count()} distinct)");
+            $"{sender.Acknowledged.Count} acknowledged, {receiver.Delivered.Count} delivered ({receiver.Delivered.Distinct().Count()} distinct); " +
+            $"{resentAfterAck} of the {ackedBeforeKill.Count} the client had acknowledged before a kill were sent again");
         AssertDelivered(payloads, receiver.Delivered, qos);
         await AssertRetainedAsync(server.MqttPort, version, topic + "/retained", "kept");
     }

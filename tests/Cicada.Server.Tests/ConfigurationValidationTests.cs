@@ -74,6 +74,7 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Limits:MaxSubscriptionsPerClient", 0, int.MaxValue)]
     [InlineData("Limits:MaxTopicLevels", 0, int.MaxValue)]
     [InlineData("Limits:MaxTopicLength", 0, 65535)]
+    [InlineData("Storage:BusyTimeoutSeconds", 1, 3600)]
     [InlineData("Broker:MaxQueuedBytes", 0, long.MaxValue)]
     [InlineData("Limits:MaxPublishesPerSecond", 0, int.MaxValue)]
     [InlineData("Limits:PublishBurst", 0, int.MaxValue)]
@@ -112,6 +113,7 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Limits:MaxSubscriptionsPerClient", int.MaxValue)]
     [InlineData("Limits:MaxTopicLevels", int.MaxValue)]
     [InlineData("Limits:MaxTopicLength", 65535)]
+    [InlineData("Storage:BusyTimeoutSeconds", 3600)]
     [InlineData("Broker:MaxQueuedBytes", "9223372036854775808")]
     [InlineData("Limits:MaxPublishesPerSecond", int.MaxValue)]
     [InlineData("Limits:PublishBurst", int.MaxValue)]
@@ -131,6 +133,7 @@ public sealed class ConfigurationValidationTests : IDisposable
         {
             "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds", "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds", "Http:MaxBodySize", "Http:StreamKeepAliveSeconds", "Http:StreamReplayMessages", "Http:StreamReplaySeconds", "Coap:MaxBodySize", "Coap:BlockSize", "Coap:SeparateResponseAfterMilliseconds", "Coap:ConfirmableNotificationSeconds", "Coap:MaxObservations", "Coap:MaxExchanges", "Amqp:FrameMax", "Amqp:ChannelMax", "Amqp:HeartbeatSeconds", "Amqp:MaxMessageSize", "Limits:MaxConnections", "Limits:MaxConnectionsPerIp", "Limits:MaxSubscriptionsPerClient", "Limits:MaxTopicLevels", "Limits:MaxTopicLength",
             "Broker:MaxQueuedBytes", "Limits:MaxPublishesPerSecond", "Limits:PublishBurst", "Limits:MaxHttpRequestsPerSecond", "Limits:HttpRequestBurst",
+            "Storage:BusyTimeoutSeconds",
         };
         Assert.Equal(tested.Order(StringComparer.Ordinal), ConfigurationRules.Ranges.Select(r => r.Key).Order(StringComparer.Ordinal));
 
@@ -141,7 +144,8 @@ public sealed class ConfigurationValidationTests : IDisposable
             + "\"Coap\": { \"BlockSize\": 16, \"MaxBodySize\": 1, \"SeparateResponseAfterMilliseconds\": 0, \"ConfirmableNotificationSeconds\": 1, \"MaxObservations\": 0, \"MaxExchanges\": 1 }, "
             + "\"Amqp\": { \"FrameMax\": 4096, \"ChannelMax\": 1, \"HeartbeatSeconds\": 0, \"MaxMessageSize\": 1 }, "
             + "\"Limits\": { \"MaxConnections\": 0, \"MaxConnectionsPerIp\": 0, \"MaxSubscriptionsPerClient\": 0, \"MaxTopicLevels\": 0, \"MaxTopicLength\": 0, "
-            + "\"MaxPublishesPerSecond\": 0, \"PublishBurst\": 0, \"MaxHttpRequestsPerSecond\": 0, \"HttpRequestBurst\": 0 } }";
+            + "\"MaxPublishesPerSecond\": 0, \"PublishBurst\": 0, \"MaxHttpRequestsPerSecond\": 0, \"HttpRequestBurst\": 0 }, "
+            + "\"Storage\": { \"BusyTimeoutSeconds\": 1 } }";
         Assert.Equal(0, await RunWithConfigAsync(json));
         Assert.NotNull(_cli.Served);
     }
@@ -272,7 +276,7 @@ public sealed class ConfigurationValidationTests : IDisposable
         var hostSet = new[] { "Coap:DualMode" };
 
         var keys = ConfigurationRules.BoundKeys().Except(hostSet)
-            .Concat(["Storage:Kind", "Storage:DataDir", "Sys:IntervalSeconds", "Logging:Format", "Logging:LogLevel:Default"])
+            .Concat(["Storage:Kind", "Storage:DataDir", "Storage:BusyTimeoutSeconds", "Sys:IntervalSeconds", "Logging:Format", "Logging:LogLevel:Default"])
             .Distinct().ToList();
 
         Assert.Contains("Mqtt:MaxPacketSize", keys);

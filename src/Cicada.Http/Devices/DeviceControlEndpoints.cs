@@ -35,9 +35,13 @@ internal static class DeviceControlEndpoints
             return NotFound();
         }
 
-        if (HttpAcl.CheckRead(context, topics.StateFilter) is { } denied)
+        // Every topic the state is read from (one per entity of a grouped Home Assistant device).
+        foreach (var stateTopic in topics.StateTopics)
         {
-            return denied;
+            if (HttpAcl.CheckRead(context, stateTopic) is { } denied)
+            {
+                return denied;
+            }
         }
 
         var (state, etag) = DeviceState.Read(broker.Retained, topics, broker.Time.GetUtcNow());

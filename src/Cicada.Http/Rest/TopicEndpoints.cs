@@ -160,6 +160,7 @@ internal static partial class TopicEndpoints
         }
     }
 
-    [LoggerMessage(EventId = 22, Level = LogLevel.Error, Message = "HTTP publish to {Topic} could not be stored; answered 503")]
+    // Debug: the store logs the fault itself once per episode (disk full, read-only, locked), not once per refused request.
+    [LoggerMessage(EventId = 22, Level = LogLevel.Debug, Message = "HTTP publish to {Topic} could not be stored; answered 503")]
     private static partial void LogPublishNotStored(ILogger logger, Exception exception, string topic);
 }

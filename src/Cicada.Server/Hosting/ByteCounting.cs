@@ -48,9 +48,23 @@ internal static class ByteCounting
     {
         private ReadOnlySequence<byte> _last;
 
-        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
         {
-            var result = await inner.ReadAsync(cancellationToken);
+            // Data already buffered completes synchronously: no state machine on that path (the hot one).
+            var pending = inner.ReadAsync(cancellationToken);
+            if (pending.IsCompletedSuccessfully)
+            {
+                var result = pending.Result;
+                _last = result.Buffer;
+                return new ValueTask<ReadResult>(result);
+            }
+
+            return AwaitAsync(pending);
+        }
+
+        private async ValueTask<ReadResult> AwaitAsync(ValueTask<ReadResult> pending)
+        {
+            var result = await pending;
             _last = result.Buffer;
             return result;
         }

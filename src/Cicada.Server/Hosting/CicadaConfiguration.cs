@@ -30,6 +30,7 @@ public static class CicadaConfiguration
     public const string AmqpTlsListen = "Amqp:TlsListen";
     public const string StorageKind = "Storage:Kind";
     public const string StorageDataDir = "Storage:DataDir";
+    public const string StorageBusyTimeoutSeconds = "Storage:BusyTimeoutSeconds";
     public const string AuthAllowAnonymous = "Auth:AllowAnonymous";
     public const string AuthUsersFile = "Auth:UsersFile";
     public const string AuthAclFile = "Auth:AclFile";

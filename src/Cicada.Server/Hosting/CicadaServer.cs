@@ -12,6 +12,7 @@ using Cicada.Storage.Sqlite;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
 
 namespace Cicada.Server.Hosting;
 
@@ -69,8 +70,8 @@ public static partial class CicadaServer
         if (settings.Storage == StorageKind.Sqlite)
         {
             Directory.CreateDirectory(settings.DataDirectory);
-            // ActivatorUtilities fills in whatever else the store's constructor asks for (a logger).
-            services.AddSingleton(sp => ActivatorUtilities.CreateInstance<SqliteBrokerStore>(sp, settings.DatabasePath));
+            services.AddSingleton(sp => new SqliteBrokerStore(settings.DatabasePath, sp.GetRequiredService<ILogger<SqliteBrokerStore>>(),
+                metrics: sp.GetService<CicadaMetrics>(), busyTimeout: settings.BusyTimeout));
             services.AddSingleton<IBrokerStore>(sp => sp.GetRequiredService<SqliteBrokerStore>());
 
             // The same file, behind the same single writer, keeps devices and edges' durable

@@ -50,6 +50,8 @@ public static class ConfigurationRules
         new("Amqp:ChannelMax", 1, ushort.MaxValue, "channel-max is a 16-bit field (connection.tune)"),
         new("Amqp:HeartbeatSeconds", 0, ushort.MaxValue, "heartbeat is a 16-bit number of seconds, 0 = off (connection.tune)"),
         new("Amqp:MaxMessageSize", 1, long.MaxValue, "a message size limit of 0 would refuse every publish"),
+        new(CicadaConfiguration.StorageBusyTimeoutSeconds, 1, 3600,
+            "a write waits at least a second for a lock another process holds (SQLITE_BUSY) before the message is refused"),
         new("Limits:MaxConnections", 0, int.MaxValue, "a number of connections, 0 = no limit"),
         new("Limits:MaxConnectionsPerIp", 0, int.MaxValue, "a number of connections, 0 = no limit"),
         new("Limits:MaxSubscriptionsPerClient", 0, int.MaxValue, "a number of subscriptions, 0 = no limit"),

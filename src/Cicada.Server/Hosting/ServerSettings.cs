@@ -44,6 +44,9 @@ public sealed record ServerSettings(
     /// <summary>The certificate and client-certificate rules of every TLS listener; null = no TLS.</summary>
     public TlsSettings? Tls { get; init; }
 
+    /// <summary>How long a SQLite write waits for a lock another process holds before it fails (<c>Storage:BusyTimeoutSeconds</c>).</summary>
+    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Where MQTT over TLS listens when a certificate is configured and <c>--mqtts</c> is not given.</summary>
     public const string DefaultMqttTlsListen = "0.0.0.0:8883";
 
@@ -101,6 +104,10 @@ public sealed record ServerSettings(
         }
         dataDirectory = Path.GetFullPath(dataDirectory);
 
+        // Range-checked by ConfigurationRules; a bad value is reported there, not twice.
+        var busyTimeout = int.TryParse(configuration[CicadaConfiguration.StorageBusyTimeoutSeconds], System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var busySeconds) && busySeconds is >= 1 and <= 3600 ? busySeconds : 5;
+
         var usersFile = configuration[CicadaConfiguration.AuthUsersFile];
         usersFile = string.IsNullOrWhiteSpace(usersFile)
             ? DefaultUsersFile(dataDirectory)
@@ -131,6 +138,7 @@ public sealed record ServerSettings(
             AmqpTls = amqpTls,
             HttpTls = httpTls,
             Tls = tls,
+            BusyTimeout = TimeSpan.FromSeconds(busyTimeout),
         };
         errors = problems;
         return problems.Count == 0;
