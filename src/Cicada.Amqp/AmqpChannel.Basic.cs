@@ -46,6 +46,19 @@ internal sealed partial class AmqpChannel
 
         AuthorizePublish(exchange, routingKey);
 
+        if (_connection.PublishBucket is { } bucket
+            && !_connection.Edge.Limiter!.AllowsPublish(bucket, "amqp", _connection.Identity.ClientId, _connection.Remote))
+        {
+            // RabbitMQ answers publish pressure with flow control (connection.blocked), which a
+            // publisher cannot tell from a memory alarm and which stalls every channel. A channel
+            // error is what pika and RabbitMQ.Client surface as an exception naming the cause
+            // (§1.2 precondition-failed, a soft error: the connection and its other channels live
+            // on, and the client may open a new channel and retry later). The content frames
+            // that follow are discarded with the closing channel.
+            Throw.Channel(ReplyCode.PreconditionFailed,
+                $"publish rate too high (Limits:MaxPublishesPerSecond {_connection.Edge.Limiter.Options.MaxPublishesPerSecond}/s)", Method.BasicPublish);
+        }
+
         _publish = new PendingPublish(exchange, routingKey, mandatory);
     }
 

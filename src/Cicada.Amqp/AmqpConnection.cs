@@ -48,6 +48,7 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
         _openedAt = edge.Broker.Time.GetUtcNow();
         _lastReceived = Environment.TickCount64;
         _lastSent = Environment.TickCount64;
+        PublishBucket = edge.Limiter?.CreatePublishBucket();
     }
 
     public AmqpEdge Edge => _edge;
@@ -58,6 +59,12 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
     public bool CancelNotify { get; private set; }
 
     public System.Net.EndPoint? Remote => _context.RemoteEndPoint;
+
+    /// <summary>
+    /// This connection's Limits:MaxPublishesPerSecond bucket, shared by its channels: they are all
+    /// driven by the connection's one read loop, so the bucket needs no lock.
+    /// </summary>
+    public Core.Limits.TokenBucket? PublishBucket { get; }
 
     public async Task RunAsync()
     {

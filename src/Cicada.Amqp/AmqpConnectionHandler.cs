@@ -23,8 +23,10 @@ public sealed class AmqpConnectionHandler : ConnectionHandler
 public sealed partial class AmqpEdge
 {
     public AmqpEdge(Broker broker, IAuthenticator authenticator, Heartbeat heartbeat, ITopologyStore topology,
-        IOptions<AmqpOptions> options, ILogger<AmqpConnectionHandler> logger, IAuthorizer? authorizer = null)
+        IOptions<AmqpOptions> options, ILogger<AmqpConnectionHandler> logger, IAuthorizer? authorizer = null,
+        Core.Limits.ConnectionLimiter? limiter = null)
     {
+        Limiter = limiter;
         Broker = broker;
         Authenticator = authenticator;
         Authorizer = authorizer ?? AllowAllAuthorizer.Instance;
@@ -40,6 +42,9 @@ public sealed partial class AmqpEdge
     /// <summary>The ACL every edge applies: amq.topic publishes and bindings are topic-space publishes and subscriptions.</summary>
     public IAuthorizer Authorizer { get; }
     public Heartbeat Heartbeat { get; }
+
+    /// <summary>Limits:MaxPublishesPerSecond per connection (and the limits metric and log); null in tests without limits.</summary>
+    public Core.Limits.ConnectionLimiter? Limiter { get; }
     public AmqpOptions Options { get; }
     public ILogger Logger { get; }
     internal VirtualHost Host { get; }

@@ -70,6 +70,8 @@ public sealed partial class CoapServer
                 return Error(request, CoapCode.NotFound, "no such device");
             case CommandOutcome.InvalidName:
                 return Error(request, CoapCode.BadRequest, "a command name is one topic level");
+            case CommandOutcome.UnknownCommand:
+                return Error(request, CoapCode.BadRequest, "the device announces no such command");
             case CommandOutcome.TimedOut:
                 return Error(request, GatewayTimeout, "the device did not reply in time");
             case CommandOutcome.Replied:

@@ -10,14 +10,18 @@ public sealed partial class CoapServer
     public const string CollectionResourceType = "core.ps";
     public const string TopicResourceType = "core.ps.data";
 
+    /// <summary>Called after <see cref="AuthenticateAsync"/>: the listing is filtered by the requester's read permission.</summary>
     private CoapMessage Discovery(RequestContext context)
     {
         var request = context.Request;
         var links = new List<Link> { new("/" + TopicPrefix, CollectionResourceType, ContentFormats.LinkFormat, false) };
         var now = _time.GetUtcNow();
+        var identity = IdentityOf(context);
         foreach (var message in _broker.Retained.All())
         {
-            if (message.IsExpired(now) || message.Topic.StartsWith('$'))
+            // Only topics the requester may read are listed (as HTTP's /api/v1/retained): a name
+            // alone can tell too much (home/alice/medication), and a GET of it would be 4.03 anyway.
+            if (message.IsExpired(now) || message.Topic.StartsWith('$') || !_authorizer.CanSubscribe(identity, message.Topic))
             {
                 continue;
             }

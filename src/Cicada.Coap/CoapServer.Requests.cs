@@ -61,7 +61,7 @@ public sealed partial class CoapServer
         if (path is [".well-known", "core"])
         {
             return request.Code == CoapCode.Get
-                ? Discovery(context)
+                ? await AuthenticateAsync(context) ?? Discovery(context)
                 : Error(request, CoapCode.MethodNotAllowed, "GET only");
         }
 
@@ -79,7 +79,7 @@ public sealed partial class CoapServer
         {
             // The pub/sub function set's collection: GET lists its topics (as discovery does).
             return request.Code == CoapCode.Get
-                ? Discovery(context)
+                ? await AuthenticateAsync(context) ?? Discovery(context)
                 : Error(request, CoapCode.MethodNotAllowed, "GET only");
         }
 
@@ -87,6 +87,12 @@ public sealed partial class CoapServer
         {
             // §5.8: methods other than the four (FETCH, PATCH, unknown) are not supported here.
             return Error(request, CoapCode.MethodNotAllowed, "GET, PUT, POST or DELETE");
+        }
+
+        if (context.Query.TryGetValue("c", out var chosenId) && Core.Sessions.InternalClientIds.IsReserved(chosenId))
+        {
+            // ?c= names a Core session; the broker's own (bridge:, amqp:, sse:, coap:…) are not a client's to take over.
+            return Error(request, CoapCode.BadRequest, $"client id '{chosenId}' is in a namespace reserved for the broker's own sessions");
         }
 
         var authError = await AuthenticateAsync(context);
@@ -309,6 +315,15 @@ public sealed partial class CoapServer
         if (blockResponse is not null)
         {
             return blockResponse;
+        }
+
+        // Counted once per complete message, not per Block1 block (RFC 7959): the limit is on publishes.
+        if (_limiter is not null && !_limiter.AllowsPublishFromPeer("coap", context.Remote, out var retryAfter))
+        {
+            // RFC 8516 §3: 4.29 Too Many Requests, Max-Age = seconds until a retry may succeed.
+            var tooMany = Error(request, CoapCode.TooManyRequests, "publish rate too high (Limits:MaxPublishesPerSecond)");
+            tooMany.AddUInt(CoapOptionNumber.MaxAge, (uint)retryAfter);
+            return tooMany;
         }
 
         try

@@ -35,11 +35,14 @@ public sealed partial class CoapServer : BackgroundService
     private readonly Dictionary<ExchangeKey, Outgoing> _outgoing = [];
     private Socket? _socket;
     private readonly Cicada.Devices.DeviceCommands? _commands;
+    private readonly Core.Limits.ConnectionLimiter? _limiter;
     private int _nextMessageId = Random.Shared.Next(ushort.MaxValue);
 
     public CoapServer(Broker broker, IAuthenticator authenticator, IOptions<CoapOptions> options, ILogger<CoapServer> logger,
-        TimeProvider? timeProvider = null, Cicada.Devices.DeviceCommands? commands = null, IAuthorizer? authorizer = null)
+        TimeProvider? timeProvider = null, Cicada.Devices.DeviceCommands? commands = null, IAuthorizer? authorizer = null,
+        Core.Limits.ConnectionLimiter? limiter = null)
     {
+        _limiter = limiter;
         _commands = commands;
         _authorizer = authorizer ?? AllowAllAuthorizer.Instance;
         _broker = broker;

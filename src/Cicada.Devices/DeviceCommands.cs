@@ -18,6 +18,9 @@ public enum CommandOutcome
 
     UnknownDevice,
     InvalidName,
+
+    /// <summary>The device does not announce this command (a grouped Home Assistant device's entities, a Homie device's settable properties).</summary>
+    UnknownCommand,
 }
 
 /// <summary>What became of a command: where it went, where its reply goes, and the reply when one was awaited.</summary>
@@ -98,7 +101,7 @@ public sealed partial class DeviceCommands(Broker broker, DeviceRegistry registr
         // A grouped device has only its entities' commands, a Homie device only its settable properties.
         if (topics.CommandFor(name) is not { } commandTopic)
         {
-            return new CommandResult(CommandOutcome.InvalidName);
+            return new CommandResult(CommandOutcome.UnknownCommand);
         }
 
         var correlation = Guid.NewGuid().ToString("N");

@@ -70,6 +70,13 @@ internal sealed partial class MqttConnection
             return Refuse(connect, ConnectReturnCode.IdentifierRejected, ReasonCode.ClientIdentifierNotValid);
         }
 
+        else if (InternalClientIds.IsReserved(clientId))
+        {
+            // The broker's own sessions (bridges, AMQP queues, event streams…) are not MQTT
+            // clients' to take over (MQTT-3.1.3-9: the server may reject an id): 0x02 / v5 0x85.
+            return Refuse(connect, ConnectReturnCode.IdentifierRejected, ReasonCode.ClientIdentifierNotValid);
+        }
+
         Will? will = null;
         if (connect.WillTopic is { } willTopic)
         {

@@ -389,6 +389,32 @@ public sealed class CoapAclTests(EdgeAclBrokerFixture fixture) : IClassFixture<E
     }
 
     [Fact]
+    public async Task Rfc6690_WellKnownCore_ListsOnlyRetainedTopicsTheRequesterMayRead()
+    {
+        var tag = Tag();
+        var kitchen = $"home/kitchen/{tag}";
+        var shared = $"home/public/{tag}";
+        Assert.DoesNotContain("4.", await CoapAsync("-m", "put", "-e", "21.5", Uri(kitchen, "alice")), StringComparison.Ordinal);
+        Assert.DoesNotContain("4.", await CoapAsync("-m", "put", "-e", "open", Uri(shared, "alice")), StringComparison.Ordinal);
+        var port = fixture.Broker.CoapPort.ToString(CultureInfo.InvariantCulture);
+        string Discovery(string user) => $"coap://127.0.0.1:{port}/.well-known/core?u={user}&p={(user == "alice" ? EdgeAclBrokerFixture.AlicePassword : EdgeAclBrokerFixture.BobPassword)}";
+
+        var asBob = await CoapAsync("-m", "get", Discovery("bob"));
+        Assert.Contains($"</ps/{shared}>", asBob, StringComparison.Ordinal);
+        Assert.DoesNotContain($"</ps/{kitchen}>", asBob, StringComparison.Ordinal);
+
+        var asAlice = await CoapAsync("-m", "get", Discovery("alice"));
+        Assert.Contains($"</ps/{shared}>", asAlice, StringComparison.Ordinal);
+        Assert.Contains($"</ps/{kitchen}>", asAlice, StringComparison.Ordinal);
+
+        // The collection resource lists the same way; without credentials (anonymous is off) it is 4.01.
+        var collection = await CoapAsync("-m", "get", Uri(string.Empty, "bob").Replace("/ps/", "/ps", StringComparison.Ordinal));
+        Assert.Contains($"</ps/{shared}>", collection, StringComparison.Ordinal);
+        Assert.DoesNotContain($"</ps/{kitchen}>", collection, StringComparison.Ordinal);
+        Assert.Contains("4.01", await CoapAsync("-m", "get", $"coap://127.0.0.1:{port}/.well-known/core"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rfc7252_5_9_2_4_GetAndObserveWithoutRead_Are403()
     {
         var tag = Tag();

@@ -38,6 +38,7 @@ public static class CoapCode
     public const byte PreconditionFailed = 0x8C;      // 4.12
     public const byte RequestEntityTooLarge = 0x8D;   // 4.13
     public const byte UnsupportedContentFormat = 0x8F; // 4.15
+    public const byte TooManyRequests = 0x9D;          // 4.29 (RFC 8516)
     public const byte InternalServerError = 0xA0;      // 5.00
     public const byte ServiceUnavailable = 0xA3;       // 5.03
     public const byte ProxyingNotSupported = 0xA5;     // 5.05

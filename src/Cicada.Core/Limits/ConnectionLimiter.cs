@@ -21,8 +21,9 @@ public sealed partial class ConnectionLimiter
     private readonly ILogger _logger;
     private readonly Counter<long>? _exceeded;
     private readonly ConcurrentDictionary<IPAddress, int> _perIp = new();
-    private readonly IpBuckets? _httpRequests;
-    private readonly IpBuckets? _publishesFromIp;
+    private readonly KeyedBuckets<IPAddress>? _httpRequests;
+    private readonly KeyedBuckets<IPAddress>? _publishesFromIp;
+    private readonly KeyedBuckets<EndPoint>? _publishesFromPeer;
     private int _open;
     private long _logSecond;
     private int _logged;
@@ -35,12 +36,13 @@ public sealed partial class ConnectionLimiter
             .CreateCounter<long>("cicada.limits.exceeded", description: "Requests refused by a configured limit");
         if (_options.MaxHttpRequestsPerSecond > 0)
         {
-            _httpRequests = new IpBuckets(_options.MaxHttpRequestsPerSecond, _options.HttpRequestBurst);
+            _httpRequests = new KeyedBuckets<IPAddress>(_options.MaxHttpRequestsPerSecond, _options.HttpRequestBurst);
         }
 
         if (_options.MaxPublishesPerSecond > 0)
         {
-            _publishesFromIp = new IpBuckets(_options.MaxPublishesPerSecond, _options.PublishBurst);
+            _publishesFromIp = new KeyedBuckets<IPAddress>(_options.MaxPublishesPerSecond, _options.PublishBurst);
+            _publishesFromPeer = new KeyedBuckets<EndPoint>(_options.MaxPublishesPerSecond, _options.PublishBurst);
         }
     }
 
@@ -125,7 +127,24 @@ public sealed partial class ConnectionLimiter
         Allows(_publishesFromIp, "publish-rate", protocol, remote, out retryAfterSeconds,
             $"{Address(remote)} publishes faster than {_options.MaxPublishesPerSecond}/s (Limits:MaxPublishesPerSecond)");
 
-    private bool Allows(IpBuckets? buckets, string limit, string protocol, EndPoint? remote, out int retryAfterSeconds, string detail)
+    /// <summary>
+    /// Limits:MaxPublishesPerSecond counted per peer endpoint (address and port), for datagram
+    /// edges (CoAP) where a peer endpoint is the client: devices behind one NAT keep their own buckets.
+    /// </summary>
+    public bool AllowsPublishFromPeer(string protocol, EndPoint remote, out int retryAfterSeconds)
+    {
+        retryAfterSeconds = 0;
+        if (_publishesFromPeer is null || _publishesFromPeer.TryTake(remote, out retryAfterSeconds))
+        {
+            return true;
+        }
+
+        Exceeded("publish-rate", protocol, remote,
+            $"{remote} publishes faster than {_options.MaxPublishesPerSecond}/s (Limits:MaxPublishesPerSecond, Limits:PublishBurst)");
+        return false;
+    }
+
+    private bool Allows(KeyedBuckets<IPAddress>? buckets, string limit, string protocol, EndPoint? remote, out int retryAfterSeconds, string detail)
     {
         retryAfterSeconds = 0;
         if (buckets is null || Address(remote) is not { } address || buckets.TryTake(address, out retryAfterSeconds))
@@ -231,17 +250,19 @@ public sealed class ConnectionLease : IDisposable
 }
 
 /// <summary>
-/// One token bucket per IP address, each locked on its own (HTTP requests are not the MQTT hot
-/// path). Bounded: past <see cref="MaxAddresses"/> addresses the table starts afresh, so a scan
-/// from many addresses cannot grow it without end (at worst it forgets who was throttled).
+/// One token bucket per IP address or peer endpoint, each locked on its own (HTTP requests and
+/// CoAP datagrams are not the MQTT hot path). Bounded: past <see cref="MaxAddresses"/> keys the
+/// table starts afresh, so a scan from many addresses cannot grow it without end (at worst it
+/// forgets who was throttled).
 /// </summary>
-internal sealed class IpBuckets(double rate, int burst)
+internal sealed class KeyedBuckets<TKey>(double rate, int burst)
+    where TKey : notnull
 {
     private const int MaxAddresses = 100_000;
 
-    private readonly ConcurrentDictionary<IPAddress, TokenBucket> _buckets = new();
+    private readonly ConcurrentDictionary<TKey, TokenBucket> _buckets = new();
 
-    public bool TryTake(IPAddress address, out int retryAfterSeconds)
+    public bool TryTake(TKey address, out int retryAfterSeconds)
     {
         if (_buckets.Count >= MaxAddresses)
         {

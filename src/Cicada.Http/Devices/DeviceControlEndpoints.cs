@@ -95,6 +95,8 @@ internal static class DeviceControlEndpoints
                 return NotFound();
             case CommandOutcome.InvalidName:
                 return Problems.InvalidField("name", "must be one topic level (no '/', '+' or '#')");
+            case CommandOutcome.UnknownCommand:
+                return Problems.InvalidField("name", "the device announces no such command (an entity key, or a settable Homie property as node.property)");
             case CommandOutcome.Replied:
                 var reply = result.Reply!;
                 context.Response.Headers["Correlation-Id"] = result.CorrelationId;

@@ -255,7 +255,7 @@ public sealed class SecureBroker : IAsyncDisposable
         }
     }
 
-    private static int FreeUdpPort()
+    internal static int FreeUdpPort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));

@@ -63,9 +63,15 @@ function logEvent(text) {
 
 function openStream() {
   const root = device.topic;
-  const stateFilter = device.state_topic ?? `${root}/state/#`;
+  // Where the state comes from, as the registry's /state reads it: a Homie device's property
+  // values, each entity's state topic of a grouped Home Assistant device, else one topic or filter.
+  const entityTopics = Object.values(device.entities ?? {}).map(e => e.state_topic).filter(Boolean);
+  const stateFilters = device.source === 'homie' ? [`${root}/+/+`]
+    : device.state_topic ? [device.state_topic]
+    : entityTopics.length ? [...new Set(entityTopics)]
+    : [`${root}/state/#`];
   const availability = device.availability_topic ?? `${root}/availability`;
-  const query = [stateFilter, availability].map(f => `filter=${encodeURIComponent(f)}`).join('&');
+  const query = [...stateFilters, availability].map(f => `filter=${encodeURIComponent(f)}`).join('&');
   const source = new EventSource(`/api/v1/stream?${query}`);
   source.onopen = () => { $('state-live').textContent = '(live)'; };
   source.onerror = () => { $('state-live').textContent = '(reconnecting…)'; };
