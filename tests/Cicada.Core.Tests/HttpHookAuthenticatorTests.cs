@@ -154,6 +154,9 @@ public sealed class HttpHookAuthenticatorTests : IDisposable
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             Assert.Equal(HttpMethod.Post, request.Method);
+            // A Content-Length, not chunked: simple hook servers (Python's http.server) need it.
+            Assert.NotNull(request.Content!.Headers.ContentLength);
+            Assert.Equal("application/json", request.Content.Headers.ContentType?.MediaType);
             Calls++;
             LastBody = await request.Content!.ReadAsStringAsync(cancellationToken);
             if (Hang)

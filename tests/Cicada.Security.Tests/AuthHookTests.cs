@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
 using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 
@@ -20,6 +23,7 @@ public sealed class AuthHookFixture : IAsyncLifetime
         Broker = await SecureBroker.StartAsync(new SecureBrokerSettings
         {
             Users = new Dictionary<string, string> { ["alice"] = AlicePassword },
+            Http = true,
             Configuration = new Dictionary<string, string>
             {
                 ["Auth:HookUrl"] = Hook.Url,
@@ -57,7 +61,7 @@ public sealed class AuthHookTests(AuthHookFixture fixture) : IClassFixture<AuthH
     {
         static byte[] Text(string value)
         {
-            var bytes = System.Text.Encoding.UTF8.GetBytes(value);
+            var bytes = Encoding.UTF8.GetBytes(value);
             return [(byte)(bytes.Length >> 8), (byte)bytes.Length, .. bytes];
         }
 
@@ -115,6 +119,25 @@ public sealed class AuthHookTests(AuthHookFixture fixture) : IClassFixture<AuthH
         Assert.Equal(1, CallsFor("hook-deny-3")); // the mosquitto_pub retry was answered from the cache
         Assert.Equal(1, CallsFor("hook-deny-5"));
         Assert.Equal(1, CallsFor("hook-deny-p"));
+    }
+
+    [Fact]
+    public async Task HttpBasic_GoesThroughTheSameHook_WithNoEdgeOfItsOwn()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{fixture.Broker.HttpPort}") };
+        async Task<HttpStatusCode> PostAsync(string user, string password)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/topics/hook/http") { Content = new StringContent("x") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+            using var response = await http.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        Assert.True((int)await PostAsync(AuthHookFixture.HookedUser, AuthHookFixture.HookedPassword) is >= 200 and < 300);
+        Assert.Equal(HttpStatusCode.Unauthorized, await PostAsync("http-mallory", "guess")); // RFC 7235 §3.1
+        Assert.Contains(fixture.Hook.Requests, r => r.GetProperty("username").GetString() == "http-mallory"
+            && r.GetProperty("protocol").GetString() == "http");
     }
 
     [Fact]

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
@@ -132,7 +132,11 @@ public sealed partial class HttpHookAuthenticator : IAuthenticator, IDisposable
         timeout.CancelAfter(_timeout);
         try
         {
-            using var response = await _client.PostAsJsonAsync(_url, body, HookJsonContext.Default.HookRequest, timeout.Token).ConfigureAwait(false);
+            // Serialized up front, not streamed: a body with Content-Length rather than chunked, which
+            // the simplest hook servers (Python's http.server, CGI) need.
+            using var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, HookJsonContext.Default.HookRequest));
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+            using var response = await _client.PostAsync(_url, content, timeout.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
             if (status is >= 400 and < 500)
                 return false;
