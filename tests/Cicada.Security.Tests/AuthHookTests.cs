@@ -156,12 +156,14 @@ public sealed class AuthHookDownTests
     [Fact]
     public async Task HookDown_RefusesUnknownUsers_LogsAWarning_AndUsersFileUsersStillConnect()
     {
+        var (holder, deadUrl) = AuthHook.Dead();
+        using var _ = holder;
         await using var broker = await SecureBroker.StartAsync(new SecureBrokerSettings
         {
             Users = new Dictionary<string, string> { ["alice"] = AuthHookFixture.AlicePassword },
             Configuration = new Dictionary<string, string>
             {
-                ["Auth:HookUrl"] = AuthHook.DeadUrl(),
+                ["Auth:HookUrl"] = deadUrl,
                 ["Auth:HookTimeoutMilliseconds"] = "1000",
             },
         });

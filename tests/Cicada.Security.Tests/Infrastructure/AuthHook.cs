@@ -54,8 +54,16 @@ public sealed class AuthHook : IAsyncDisposable
         }
     }
 
-    /// <summary>A loopback URL nothing listens on (a hook that is down).</summary>
-    public static string DeadUrl() => $"http://127.0.0.1:{FreePort()}/auth";
+    /// <summary>
+    /// A hook that is down: a loopback port bound but never listening, so connecting is refused, and
+    /// held by the returned socket so no other test's listener can take it meanwhile.
+    /// </summary>
+    public static (Socket Holder, string Url) Dead()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return (socket, $"http://127.0.0.1:{((IPEndPoint)socket.LocalEndPoint!).Port}/auth");
+    }
 
     private async Task ServeAsync()
     {
