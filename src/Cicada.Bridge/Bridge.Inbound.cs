@@ -235,7 +235,7 @@ public sealed partial class Bridge
         {
             var props = publish.Properties;
             DateTimeOffset? expiresAt = props?.MessageExpiryInterval is { } seconds ? _broker.Time.GetUtcNow().AddSeconds(seconds) : null;
-            message = new Message(localTopic, publish.Payload, publish.Qos, publish.Retain, ToMessageProperties(props),
+            message = new Message(localTopic, publish.Payload, publish.Qos, publish.Retain, MqttProperties.ToMessageProperties(props),
                 _settings.CoreClientId, expiresAt);
             _metrics.MessagesIn.Add(1, _tag);
         }
@@ -273,17 +273,4 @@ public sealed partial class Bridge
                 break;
         }
     }
-
-    private static MessageProperties? ToMessageProperties(MqttProperties? p) =>
-        p is null || (p.PayloadFormatIndicator is null && p.ContentType is null && p.ResponseTopic is null
-            && p.CorrelationData is null && p.UserProperties is null)
-            ? null
-            : new MessageProperties
-            {
-                PayloadIsUtf8 = p.PayloadFormatIndicator is { } f ? f == 1 : null,
-                ContentType = p.ContentType,
-                ResponseTopic = p.ResponseTopic,
-                CorrelationData = p.CorrelationData ?? ReadOnlyMemory<byte>.Empty,
-                UserProperties = p.UserProperties,
-            };
 }

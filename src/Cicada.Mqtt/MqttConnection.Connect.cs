@@ -88,7 +88,7 @@ internal sealed partial class MqttConnection
             }
 
             will = new Will(
-                new Message(willTopic, connect.WillPayload, connect.WillQos, connect.WillRetain, ToMessageProperties(willProps), clientId),
+                new Message(willTopic, connect.WillPayload, connect.WillQos, connect.WillRetain, MqttProperties.ToMessageProperties(willProps), clientId),
                 willProps?.WillDelayInterval ?? 0,
                 willProps?.MessageExpiryInterval);
         }
@@ -195,18 +195,4 @@ internal sealed partial class MqttConnection
         _responses.Add(Response.ConnAck(false, code, reason));
         return _v5 ? $"CONNECT refused ({reason})" : $"CONNECT refused ({code})";
     }
-
-    /// <summary>The message metadata MQTT 5 forwards untouched (§3.3.2.3): Core's protocol-neutral form.</summary>
-    private static MessageProperties? ToMessageProperties(MqttProperties? p) =>
-        p is null || (p.PayloadFormatIndicator is null && p.ContentType is null && p.ResponseTopic is null
-            && p.CorrelationData is null && p.UserProperties is null)
-            ? null
-            : new MessageProperties
-            {
-                PayloadIsUtf8 = p.PayloadFormatIndicator is { } pfi ? pfi == 1 : null,
-                ContentType = p.ContentType,
-                ResponseTopic = p.ResponseTopic,
-                CorrelationData = p.CorrelationData,
-                UserProperties = p.UserProperties,
-            };
 }

@@ -146,7 +146,7 @@ internal sealed partial class MqttConnection
         DateTimeOffset? expiresAt = props?.MessageExpiryInterval is { } seconds
             ? _edge.Broker.Time.GetUtcNow().AddSeconds(seconds)
             : null;
-        return new Message(topic, publish.Payload, publish.Qos, publish.Retain, ToMessageProperties(props), clientId, expiresAt);
+        return new Message(topic, publish.Payload, publish.Qos, publish.Retain, MqttProperties.ToMessageProperties(props), clientId, expiresAt);
     }
 
     /// <summary>PUBREL (MQTT-4.3.3): forget the id, answer PUBCOMP (v5: 0x92 for an id we did not hold).</summary>

@@ -22,6 +22,23 @@ public enum PropertyContext
 /// <summary>A decoded MQTT 5 property block (§2.2.2). Only what was present is set.</summary>
 public sealed class MqttProperties
 {
+    /// <summary>
+    /// The message metadata MQTT 5 forwards untouched (§3.3.2.3), in Core's protocol-neutral form;
+    /// null when the block carries none of it. One mapping for the MQTT edge and the bridge.
+    /// </summary>
+    public static Core.MessageProperties? ToMessageProperties(MqttProperties? p) =>
+        p is null || (p.PayloadFormatIndicator is null && p.ContentType is null && p.ResponseTopic is null
+            && p.CorrelationData is null && p.UserProperties is null)
+            ? null
+            : new Core.MessageProperties
+            {
+                PayloadIsUtf8 = p.PayloadFormatIndicator is { } pfi ? pfi == 1 : null,
+                ContentType = p.ContentType,
+                ResponseTopic = p.ResponseTopic,
+                CorrelationData = p.CorrelationData,
+                UserProperties = p.UserProperties,
+            };
+
     public byte? PayloadFormatIndicator { get; set; }
     public uint? MessageExpiryInterval { get; set; }
     public string? ContentType { get; set; }
