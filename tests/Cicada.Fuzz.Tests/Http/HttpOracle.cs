@@ -78,6 +78,12 @@ public static class HttpOracle
     public static string? ExpectedTopic(string rawPath, out string? refusal)
     {
         refusal = null;
+        if (rawPath.Split('/').Any(segment => segment.Replace("%2E", ".", StringComparison.OrdinalIgnoreCase) is "." or ".."))
+        {
+            refusal = "a dot segment (RFC 3986 §5.2.4)";
+            return null;
+        }
+
         var levels = new List<string>();
         foreach (var segment in rawPath.Split('/'))
         {
