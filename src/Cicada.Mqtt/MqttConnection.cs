@@ -88,6 +88,7 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
                         if (status == FrameStatus.TooLarge)
                         {
                             // MQTT 5 §3.2.2.3.6: over the Maximum Packet Size we announced: 0x95.
+                            _edge.Limiter?.Refused("packet-size", "mqtt", _context.RemoteEndPoint, $"packet of {size} bytes (Mqtt:MaxPacketSize {maxPacketSize})");
                             ThrowHelper.ProtocolError("MQTT-3.2.2-15", $"Packet of {size} bytes exceeds the maximum of {maxPacketSize}",
                                 (byte)Protocol.V5.ReasonCode.PacketTooLarge);
                         }
@@ -350,6 +351,8 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         {
             if (now - _openedAt > TimeSpan.FromSeconds(_edge.Broker.Options.ConnectTimeoutSeconds))
             {
+                // Counted with the other limits (cicada_limits_exceeded_total{limit="connect-timeout"}) and logged there.
+                _edge.Limiter?.Refused("connect-timeout", "mqtt", _context.RemoteEndPoint, "no CONNECT within Broker:ConnectTimeoutSeconds");
                 Abort("no CONNECT within the connect timeout");
             }
 
