@@ -109,7 +109,7 @@ public sealed class V5ConnectTests(BrokerFixture fixture) : IClassFixture<Broker
         var packets = await client.ExpectClosedAsync();
 
         var connAck = V5ConnAck.From(Assert.Single(packets));
-        Assert.Equal((false, (byte)0x84), (connAck.SessionPresent, connAck.Reason)); // MQTT-3.2.2-6
+        Assert.Equal((false, (byte)0x84), (connAck.SessionPresent, connAck.Reason)); // MQTT-3.2.2-6; MQTT-3.14.0-1: no DISCONNECT
     }
 
     [Fact]
