@@ -175,4 +175,23 @@ public sealed class NormativeStatementTests(BrokerFixture fixture) : IClassFixtu
         Assert.Equal(((ushort)5, (ushort)6, (ushort)6), (pubAck.PacketId, pubRec.PacketId, pubComp.PacketId)); // MQTT-2.3.1-6, MQTT-3.6.4-1
         Assert.Equal([2, 2, 2], new[] { pubAck.Body.Length, pubRec.Body.Length, pubComp.Body.Length });
     }
+
+    [SkippableFact]
+    public async Task MQTT_3_3_5_1_overlapping_subscriptions_deliver_at_the_highest_granted_QoS()
+    {
+        KnownDeviation.CicadaOnly("one copy per message is Cicada's choice; §3.3.5 also allows one per matching subscription");
+        var root = TestNames.Topic("overlap");
+        var sentinel = TestNames.Topic("sentinel");
+        await using var client = await RawMqttClient.ConnectAcceptedAsync(_port, TestNames.ClientId("overlap"));
+        await client.SubscribeAsync((root + "/#", 2), (root + "/+", 1), (sentinel, 0));
+
+        await using var publisher = await RawMqttClient.ConnectAcceptedAsync(_port, TestNames.ClientId("pub"));
+        await publisher.PublishAsync(root + "/C", "overlapping topic filters", qos: 2);
+        await publisher.PublishAsync(sentinel, "end");
+
+        // paho's client_test accepts one copy at QoS 2 or one per subscription (QoS 2 and 1);
+        // Cicada sends one, at the highest QoS of the matching subscriptions.
+        var copy = Assert.Single(await client.ReceiveUntilAsync(sentinel));
+        Assert.Equal(("overlapping topic filters", 2), (copy.PayloadText, copy.QoS));
+    }
 }
