@@ -169,7 +169,8 @@ public sealed class HttpRequestGenerator(Random random)
         var hasWait = random.Next(4) == 0;
         var query = hasWait ? "?wait=" + Pick("0s", "1ms", "x", "-1s", "99999s", "100ms") : Query();
         return Build(HttpTarget.DeviceCommand, "POST", $"/api/v1/devices/{Identifier()}/commands/{Pick(Levels.Concat(Words).ToArray())}" + query,
-            [("Content-Type", Pick(ContentTypes))], Payload()) with { HasWait = hasWait };
+            [("Content-Type", Pick(ContentTypes))], Payload()) with
+        { HasWait = hasWait };
     }
 
     private HttpFuzzRequest WebSocket()
