@@ -146,7 +146,7 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
                             : "frame does not end with frame-end (0xCE)";
                         if (status == FrameStatus.TooLarge)
                         {
-                            _edge.Limiter?.Refused("frame-size", "amqp", Remote, text);
+                            _edge.Limiter?.Counted("frame-size"); // the connection error logs the line
                         }
 
                         stop = await FailConnectionAsync(new AmqpException(ReplyCode.FrameError, text, 0, connectionLevel: true), drain: false);

@@ -88,7 +88,8 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
                         if (status == FrameStatus.TooLarge)
                         {
                             // MQTT 5 §3.2.2.3.6: over the Maximum Packet Size we announced: 0x95.
-                            _edge.Limiter?.Refused("packet-size", "mqtt", _context.RemoteEndPoint, $"packet of {size} bytes (Mqtt:MaxPacketSize {maxPacketSize})");
+                            // Counted only: the protocol error below is this input's log line.
+                            _edge.Limiter?.Counted("packet-size");
                             ThrowHelper.ProtocolError("MQTT-3.2.2-15", $"Packet of {size} bytes exceeds the maximum of {maxPacketSize}",
                                 (byte)Protocol.V5.ReasonCode.PacketTooLarge);
                         }
