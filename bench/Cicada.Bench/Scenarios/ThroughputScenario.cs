@@ -16,13 +16,14 @@ internal static class ThroughputScenario
     private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(2);
 
-    public static async Task RunAsync(BenchOptions o, BenchResult result, Progress progress, CancellationToken cancellationToken)
+    public static async Task RunAsync(BenchOptions o, BenchResult result, Progress progress, CancellationToken cancellationToken, string? topicPrefix = null)
     {
         var endPoint = o.ResolveEndPoint();
+        var prefix = topicPrefix ?? o.TopicPrefix;
         var fanIn = o.Scenario == Scenario.FanIn;
-        var filter = fanIn ? $"{o.TopicPrefix}/in/+" : $"{o.TopicPrefix}/t";
+        var filter = fanIn ? $"{prefix}/in/+" : $"{prefix}/t";
         var topics = Enumerable.Range(0, o.Publishers)
-            .Select(i => Encoding.UTF8.GetBytes(fanIn ? $"{o.TopicPrefix}/in/{i}" : $"{o.TopicPrefix}/t"))
+            .Select(i => Encoding.UTF8.GetBytes(fanIn ? $"{prefix}/in/{i}" : $"{prefix}/t"))
             .ToArray();
         var trackers = Enumerable.Range(0, o.Subscribers)
             .Select(_ => new DeliveryTracker(o.Publishers, o.PayloadSize, o.Rate is null ? null : NewLatencyHistogram()))

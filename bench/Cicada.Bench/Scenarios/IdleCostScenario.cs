@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using Cicada.Bench.Mqtt;
+using Cicada.Bench.Results;
+
+namespace Cicada.Bench.Scenarios;
+
+/// <summary>
+/// pubsub with <c>--idle-subscribers N</c>: what N idle sessions, each subscribed to its own
+/// unrelated exact topic, cost a 1→1 flow. Runs 1→1 without them, connects and subscribes them,
+/// runs 1→1 again, and reports the share of the throughput kept. Both runs share one process and
+/// one minute, so the ratio is far steadier than two separate runs would give on a shared machine.
+/// A broker that scans every session or every subscription per publish loses throughput here.
+/// </summary>
+internal static class IdleCostScenario
+{
+    // Idle sessions never receive anything but SUBACK (and PINGRESP).
+    private const int SmallBufferSize = 256;
+    private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(60);
+
+    public static async Task RunAsync(BenchOptions o, BenchResult result, Progress progress, CancellationToken cancellationToken)
+    {
+        var without = new BenchResult
+        {
+            Name = result.Name,
+            Scenario = result.Scenario,
+            Label = result.Label,
+            Broker = result.Broker,
+            StartedAt = DateTimeOffset.Now,
+        };
+        progress.Line($"{o.Name}: first without idle sessions");
+        await ThroughputScenario.RunAsync(o, without, progress, cancellationToken, $"{o.TopicPrefix}/without");
+        result.Problems.AddRange(without.Problems.Select(p => $"without idle sessions: {p}"));
+
+        var endPoint = o.ResolveEndPoint();
+        var start = Stopwatch.GetTimestamp();
+        var idle = await Connector.ConnectManyAsync(endPoint, o.IdleSubscribers, 'u', _ => null, SmallBufferSize, o.Concurrency, cancellationToken);
+        try
+        {
+            await Parallel.ForEachAsync(
+                Enumerable.Range(0, idle.Length),
+                new ParallelOptions { MaxDegreeOfParallelism = o.Concurrency, CancellationToken = cancellationToken },
+                async (i, _) => await idle[i].SubscribeAsync(IdleTopic(o.TopicPrefix, i), o.Qos, SubscribeTimeout));
+            var setup = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            progress.Line($"{o.IdleSubscribers:N0} idle sessions subscribed in {setup:0.0} s; now with them");
+
+            await ThroughputScenario.RunAsync(o, result, progress, cancellationToken, $"{o.TopicPrefix}/with");
+            Connector.ThrowIfAnyFaulted(idle);
+            result.IdleCost = Figures(o.IdleSubscribers, without.Throughput!.DeliveredPerSecond, result.Throughput!.DeliveredPerSecond, setup);
+        }
+        finally
+        {
+            await Connector.DisconnectAllAsync(idle);
+        }
+    }
+
+    /// <summary>One exact topic per idle session, matching neither the flow's topic nor each other.</summary>
+    internal static string IdleTopic(string prefix, int index) => $"{prefix}/idle/{index}/state";
+
+    internal static IdleCostFigures Figures(int sessions, double without, double with, double setupSeconds) => new()
+    {
+        Sessions = sessions,
+        WithoutPerSecond = without,
+        WithPerSecond = with,
+        KeptPercent = without > 0 ? 100.0 * with / without : 0,
+        SetupSeconds = setupSeconds,
+    };
+}
