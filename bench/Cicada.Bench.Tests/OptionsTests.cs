@@ -42,4 +42,11 @@ public class OptionsTests
         Assert.DoesNotContain('#', a);
         Assert.Equal("bench/x/idle/1/state", a);
     }
+
+    [Fact]
+    public void Persistent_subscribers_are_off_unless_asked_for()
+    {
+        Assert.False(BenchOptions.Parse([]).PersistentSubscribers);
+        Assert.True(BenchOptions.Parse(["--qos", "1", "--persistent-subscribers"]).PersistentSubscribers);
+    }
 }

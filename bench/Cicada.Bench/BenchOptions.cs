@@ -43,6 +43,9 @@ internal sealed class BenchOptions
     /// <summary>pubsub: idle sessions, each subscribed to its own unrelated exact topic, present during a second run.</summary>
     public int IdleSubscribers { get; private set; }
 
+    /// <summary>Subscribers connect with CleanSession = 0, so a broker must keep (and, if durable, store) their QoS 1/2 messages.</summary>
+    public bool PersistentSubscribers { get; private set; }
+
     /// <summary>A case whose runs of the other broker this case is compared with (report only).</summary>
     public string? CompareTo { get; private set; }
 
@@ -63,6 +66,8 @@ internal sealed class BenchOptions
           --idle-subscribers N           pubsub: run once without, then again with N idle
                                          sessions each subscribed to its own exact topic
                                          (<prefix>/idle/<n>/state); reports the throughput kept
+          --persistent-subscribers       subscribers connect with CleanSession 0 (§3.1.2.4): a broker
+                                         with durable storage must store their QoS 1/2 messages
           --rate MSGS/S                  total publish rate; latency: 10000, others: unlimited
           --warmup SECONDS               latency samples before this are discarded (latency: 1)
           --connections N                connect: 1000, idle: 10000
@@ -115,6 +120,7 @@ internal sealed class BenchOptions
                 case "--quiet": o.Quiet = true; break;
                 case "--idle-subscribers": o.IdleSubscribers = Int(Next(), name, 0, 1_000_000); break;
                 case "--compare-to": o.CompareTo = Next(); break;
+                case "--persistent-subscribers": o.PersistentSubscribers = true; break;
                 default: throw new ArgumentException($"unknown option {name}");
             }
         }

@@ -34,7 +34,8 @@ internal static class ThroughputScenario
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            subscribers = await Connector.ConnectManyAsync(endPoint, o.Subscribers, 's', i => trackers[i], ClientBufferSize, o.Concurrency, cancellationToken);
+            subscribers = await Connector.ConnectManyAsync(
+                endPoint, o.Subscribers, 's', i => trackers[i], ClientBufferSize, o.Concurrency, cancellationToken, cleanSession: !o.PersistentSubscribers);
             // SUBACK means the subscription is in place (§3.8.4), so nothing published afterwards can miss it.
             await Task.WhenAll(subscribers.Select(s => s.SubscribeAsync(filter, o.Qos, SubscribeTimeout)));
             publishers = await Connector.ConnectManyAsync(endPoint, o.Publishers, 'p', _ => null, ClientBufferSize, o.Concurrency, cancellationToken);
