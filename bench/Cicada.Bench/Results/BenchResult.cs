@@ -95,6 +95,7 @@ internal sealed class IdleFigures
 internal sealed class IdleCostFigures
 {
     public int Sessions { get; set; }
+    /// <summary>The mean of the runs just before and just after the idle sessions were there.</summary>
     public double WithoutPerSecond { get; set; }
     public double WithPerSecond { get; set; }
 
