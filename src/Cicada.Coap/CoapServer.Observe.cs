@@ -50,10 +50,13 @@ public sealed partial class CoapServer
         var response = retained is null
             ? CoapMessage.ResponseTo(request, CoapCode.Content)
             : Representation(context, retained, CoapCode.Content, now);
-        if (response.Code != CoapCode.Content)
+        if (response.Code is not (CoapCode.Content or CoapCode.Valid))
         {
-            return response; // 2.03 or an error: no registration (RFC 7641 §4.1 registers on 2.xx only)
+            return response; // an error: no registration (RFC 7641 §4.1 registers on 2.xx only)
         }
+
+        // A 2.03 (the client's ETag is current) registers too: RFC 7641 §3.3.2 lets a client
+        // validate with ETags when it registers, and §4.3.2 lets the server answer 2.03 then.
 
         var key = (context.Remote, Convert.ToHexString(request.Token.Span));
         var exponent = request.GetUInt(CoapOptionNumber.Block2) is { } b2 && BlockOption.TryDecode(b2, out var block)
