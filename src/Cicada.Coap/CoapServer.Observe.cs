@@ -79,7 +79,12 @@ public sealed partial class CoapServer
             replaced = existing;
             if (replaced is null && _observations.Count >= _options.MaxObservations)
             {
-                return Error(request, CoapCode.ServiceUnavailable, "too many observers");
+                // RFC 7641 §4.1: a server unwilling to add an observer answers the request as a
+                // plain GET, and that response MUST NOT carry an Observe option.
+                CoapLog.ObservationRefused(_logger, context.Remote, filter, _options.MaxObservations);
+                return wildcard ? Error(request, CoapCode.BadRequest, "no observation slot free, and wildcards only with Observe")
+                    : retained is null ? Error(request, CoapCode.NotFound, "nothing retained (no observation slot free)")
+                    : response;
             }
         }
 
@@ -246,7 +251,7 @@ public sealed partial class CoapServer
             notification.Payload = message.Payload;
         }
 
-        notification.MessageId = NextMessageId();
+        notification.MessageId = NextMessageIdLocked(observation.Remote);
         var confirmable = observation.Confirmable
             || now - peer.LastConfirmable >= TimeSpan.FromSeconds(_options.ConfirmableNotificationSeconds);
         if (confirmable)
@@ -343,7 +348,7 @@ public sealed partial class CoapServer
                 {
                     Type = CoapType.NonConfirmable,
                     Code = CoapCode.ServiceUnavailable,
-                    MessageId = NextMessageId(),
+                    MessageId = NextMessageIdLocked(observation.Remote),
                     Token = observation.Token,
                 };
                 Send(CoapCodec.Encode(end), observation.Remote);

@@ -228,6 +228,58 @@ public sealed class ConformanceTests
         Assert.Equal(body, coap.Broker.Retained.Get("echo/block1")!.Payload.ToArray());
     }
 
+    [Fact]
+    public async Task RFC7641_4_1_NoObservationSlotFree_AnswersAsAPlainGet_WithoutObserve()
+    {
+        await using var coap = await CoapHarness.StartAsync(configure: o => o.MaxObservations = 1);
+        await coap.Broker.PublishAsync(new Message("obs/full", "v"u8.ToArray(), QoS.AtMostOnce, true));
+        var first = CoapHarness.Request(CoapType.Confirmable, CoapCode.Get, coap.NextId(), "ps/obs/full");
+        first.AddUInt(CoapOptionNumber.Observe, 0);
+        Assert.NotNull((await coap.ExchangeAsync(first)).GetUInt(CoapOptionNumber.Observe));
+
+        var second = CoapHarness.Request(CoapType.Confirmable, CoapCode.Get, coap.NextId(), "ps/obs/full");
+        second.AddUInt(CoapOptionNumber.Observe, 0);
+        var plain = await coap.ExchangeAsync(second);
+        var missing = CoapHarness.Request(CoapType.Confirmable, CoapCode.Get, coap.NextId(), "ps/obs/none");
+        missing.AddUInt(CoapOptionNumber.Observe, 0);
+        var notFound = await coap.ExchangeAsync(missing);
+
+        Assert.Equal(CoapCode.Content, plain.Code);
+        Assert.Equal("v", Encoding.UTF8.GetString(plain.Payload.Span));
+        Assert.Null(plain.GetUInt(CoapOptionNumber.Observe));
+        Assert.Equal(CoapCode.NotFound, notFound.Code); // a plain GET of nothing retained
+        Assert.Null(notFound.GetUInt(CoapOptionNumber.Observe));
+        Assert.Equal(1, coap.Server.ObservationCount);
+    }
+
+    [Fact]
+    public async Task RFC7252_4_4_MessageIds_ArePerEndpoint_TrafficToOthersDoesNotAdvanceThem()
+    {
+        await using var coap = await CoapHarness.StartAsync();
+        using var other = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        other.Connect(coap.Server.LocalEndPoint!);
+        var mine = CoapHarness.Request(CoapType.NonConfirmable, CoapCode.Get, coap.NextId(), "ps/ids/mine");
+        mine.AddUInt(CoapOptionNumber.Observe, 0);
+        await coap.ExchangeAsync(mine);
+        var theirs = CoapHarness.Request(CoapType.NonConfirmable, CoapCode.Get, 0x1234, "ps/ids/theirs");
+        theirs.AddUInt(CoapOptionNumber.Observe, 0);
+        await other.SendAsync(CoapCodec.Encode(theirs));
+        await other.ReceiveAsync(new CancellationTokenSource(10_000).Token);
+
+        await coap.Broker.PublishAsync(new Message("ids/mine", "1"u8.ToArray(), QoS.AtMostOnce, false));
+        var before = await coap.ReceiveAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            await coap.Broker.PublishAsync(new Message("ids/theirs", "x"u8.ToArray(), QoS.AtMostOnce, false));
+            await other.ReceiveAsync(new CancellationTokenSource(10_000).Token);
+        }
+
+        await coap.Broker.PublishAsync(new Message("ids/mine", "2"u8.ToArray(), QoS.AtMostOnce, false));
+        var after = await coap.ReceiveAsync();
+
+        Assert.Equal((ushort)(before.MessageId + 1), after.MessageId);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
