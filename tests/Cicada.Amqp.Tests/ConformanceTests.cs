@@ -786,6 +786,154 @@ public sealed class ConformanceTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Equal(body, received.ToArray());
     }
 
+    [Fact]
+    public async Task Spec_Queue_Bind_EmptyQueueAndRoutingKey_MeanTheLastQueueAndItsName()
+    {
+        await using var wire = await AmqpWire.OpenOkAsync(Port);
+        await wire.OpenChannelAsync(1);
+        var queue = await wire.DeclareQueueAsync(1);
+
+        var ok = await wire.CallAsync(1, Method.QueueBind, w => BindArgs(w, string.Empty, "amq.direct", string.Empty));
+        wire.Publish(1, "amq.direct", queue, "by-name"u8.ToArray());
+        await wire.FlushAsync();
+
+        Assert.Equal(Method.QueueBindOk, ok.Method);
+        Assert.Equal("by-name", await GetBodyAsync(wire, 1, queue));
+    }
+
+    [Fact]
+    public async Task Spec_Queue_Bind_NoQueueNamedOrDeclared_Is404ChannelError()
+    {
+        await using var wire = await AmqpWire.OpenOkAsync(Port);
+        await wire.OpenChannelAsync(1);
+
+        wire.Send(1, Method.QueueBind, w => BindArgs(w, string.Empty, "amq.direct", "k"));
+        await wire.FlushAsync();
+
+        await AssertChannelErrorAsync(wire, 1, ReplyCode.NotFound);
+        wire.Send(1, Method.ChannelCloseOk);
+        await wire.OpenChannelAsync(1); // the connection lives on
+    }
+
+    [Fact]
+    public async Task Spec_Queue_Bind_SeveralMatchingBindings_DeliverOneCopy()
+    {
+        await using var wire = await AmqpWire.OpenOkAsync(Port);
+        await wire.OpenChannelAsync(1);
+        var queue = await wire.DeclareQueueAsync(1);
+        var prefix = Unique("uniq");
+        foreach (var key in new[] { prefix + ".*", prefix + ".#", "#.b", prefix + ".b" })
+        {
+            Assert.Equal(Method.QueueBindOk, (await wire.CallAsync(1, Method.QueueBind, w => BindArgs(w, queue, "amq.topic", key))).Method);
+        }
+
+        // §queue.bind duplicates: the same binding twice is no error.
+        Assert.Equal(Method.QueueBindOk, (await wire.CallAsync(1, Method.QueueBind, w => BindArgs(w, queue, "amq.topic", prefix + ".b"))).Method);
+        wire.Publish(1, "amq.topic", prefix + ".b", "once"u8.ToArray());
+        wire.Publish(1, string.Empty, queue, "marker"u8.ToArray());
+        await wire.FlushAsync();
+
+        Assert.Equal("once", await GetBodyAsync(wire, 1, queue));
+        Assert.Equal("marker", await GetBodyAsync(wire, 1, queue));
+        Assert.Equal(Method.BasicGetEmpty, (await wire.CallAsync(1, Method.BasicGet, w => GetArgs(w, queue))).Method);
+    }
+
+    [Fact]
+    public async Task Spec_Queue_Purge_LeavesUnacknowledgedMessages()
+    {
+        await using var wire = await AmqpWire.OpenOkAsync(Port);
+        await wire.OpenChannelAsync(1);
+        var queue = await wire.DeclareQueueAsync(1);
+        wire.Publish(1, string.Empty, queue, "held"u8.ToArray());
+        await wire.FlushAsync();
+        await GetAsync(wire, 1, queue); // delivered, not acknowledged
+        wire.Publish(1, string.Empty, queue, "ready1"u8.ToArray());
+        wire.Publish(1, string.Empty, queue, "ready2"u8.ToArray());
+        await wire.FlushAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        uint ready;
+        do
+        {
+            var declared = await wire.CallAsync(1, Method.QueueDeclare, w =>
+            {
+                w.WriteShort(0);
+                w.WriteShortString(queue);
+                w.WriteBit(true); // passive: tells the ready count
+                w.WriteBit(false);
+                w.WriteBit(false);
+                w.WriteBit(false);
+                w.WriteBit(false);
+                w.WriteTable(null);
+            });
+            var reader = new AmqpReader(declared.Arguments);
+            reader.ReadShortString();
+            ready = reader.ReadLong();
+        }
+        while (ready < 2 && DateTime.UtcNow < deadline);
+
+        var purged = await wire.CallAsync(1, Method.QueuePurge, w =>
+        {
+            w.WriteShort(0);
+            w.WriteShortString(queue);
+            w.WriteBit(false);
+        });
+        Assert.Equal(Method.QueuePurgeOk, purged.Method);
+        Assert.Equal(2u, new AmqpReader(purged.Arguments).ReadLong());
+
+        // §queue.purge rule 02: the delivered-but-unacknowledged message survived; recover brings it back.
+        Assert.Equal(Method.BasicRecoverOk, (await wire.CallAsync(1, Method.BasicRecover, w => w.WriteBit(true))).Method);
+        Assert.Equal("held", await GetBodyAsync(wire, 1, queue));
+    }
+
+    [Theory]
+    [InlineData(Method.TxCommit)]
+    [InlineData(Method.TxRollback)]
+    public async Task Spec_Tx_CommitOrRollback_OnANonTransactedChannel_Is406(uint method)
+    {
+        await using var wire = await AmqpWire.OpenOkAsync(Port);
+        await wire.OpenChannelAsync(1);
+
+        wire.Send(1, method);
+        await wire.FlushAsync();
+
+        await AssertChannelErrorAsync(wire, 1, ReplyCode.PreconditionFailed);
+    }
+
+    [Fact]
+    public async Task Spec_Basic_Publish_ToAnInternalExchange_Is403()
+    {
+        await using var wire = await AmqpWire.OpenOkAsync(Port);
+        await wire.OpenChannelAsync(1);
+        var exchange = Unique("internal");
+        Assert.Equal(Method.ExchangeDeclareOk, (await wire.CallAsync(1, Method.ExchangeDeclare, w =>
+        {
+            w.WriteShort(0);
+            w.WriteShortString(exchange);
+            w.WriteShortString("fanout");
+            w.WriteBit(false);
+            w.WriteBit(false);
+            w.WriteBit(true); // auto-delete
+            w.WriteBit(true); // internal
+            w.WriteBit(false);
+            w.WriteTable(null);
+        })).Method);
+
+        wire.Publish(1, exchange, "k", "x"u8.ToArray());
+        await wire.FlushAsync();
+
+        await AssertChannelErrorAsync(wire, 1, ReplyCode.AccessRefused);
+    }
+
+    private static void BindArgs(FrameWriter w, string queue, string exchange, string key)
+    {
+        w.WriteShort(0);
+        w.WriteShortString(queue);
+        w.WriteShortString(exchange);
+        w.WriteShortString(key);
+        w.WriteBit(false);
+        w.WriteTable(null);
+    }
+
     private static async Task<ulong> GetAsync(AmqpWire wire, ushort channel, string queue)
     {
         var ok = await wire.CallAsync(channel, Method.BasicGet, w => GetArgs(w, queue));
