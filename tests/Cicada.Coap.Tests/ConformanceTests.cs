@@ -280,6 +280,67 @@ public sealed class ConformanceTests
         Assert.Equal((ushort)(before.MessageId + 1), after.MessageId);
     }
 
+    [Fact]
+    public async Task RFC7641_4_5_NonObserver_StillGetsConfirmableNotifications_AtTheConfiguredInterval()
+    {
+        // Coap:ConfirmableNotificationSeconds = 0: every notification is "due" a CON (the default is 60 s; RFC asks ≤ 24 h).
+        await using var coap = await CoapHarness.StartAsync(configure: o => o.ConfirmableNotificationSeconds = 0);
+        var register = CoapHarness.Request(CoapType.NonConfirmable, CoapCode.Get, coap.NextId(), "ps/obs/con");
+        register.AddUInt(CoapOptionNumber.Observe, 0);
+        await coap.ExchangeAsync(register);
+
+        await coap.Broker.PublishAsync(new Message("obs/con", "c"u8.ToArray(), QoS.AtMostOnce, false));
+        var notification = await coap.ReceiveAsync();
+        await coap.SendAsync(CoapCodec.EncodeEmpty(CoapType.Acknowledgement, notification.MessageId));
+
+        Assert.Equal(CoapType.Confirmable, notification.Type);
+        await WaitUntilAsync(() => coap.Server.OutgoingCount == 0);
+        Assert.Equal(1, coap.Server.ObservationCount); // acknowledged: the observer stays
+    }
+
+    [Fact]
+    public async Task RFC7959_2_3_Block1_WithMore_MustCarryTheBlockSize_Else400()
+    {
+        await using var coap = await CoapHarness.StartAsync();
+        var request = CoapHarness.Request(CoapType.Confirmable, CoapCode.Put, coap.NextId(), "ps/short/block");
+        request.AddUInt(CoapOptionNumber.Block1, new BlockOption(0, true, 0).Encode()); // 16-byte blocks, more follow
+        request.Payload = "only ten b"u8.ToArray();
+
+        Assert.Equal(CoapCode.BadRequest, (await coap.ExchangeAsync(request)).Code);
+        Assert.Null(coap.Broker.Retained.Get("short/block"));
+    }
+
+    [Fact]
+    public async Task RFC7959_2_3_Block1_LateNegotiation_ServerAsksForSmallerBlocks()
+    {
+        await using var coap = await CoapHarness.StartAsync(configure: o => o.BlockSize = 32);
+        var request = CoapHarness.Request(CoapType.Confirmable, CoapCode.Put, coap.NextId(), "ps/late/neg");
+        request.AddUInt(CoapOptionNumber.Block1, new BlockOption(0, true, 2).Encode()); // 64-byte blocks
+        request.Payload = new byte[64];
+
+        var response = await coap.ExchangeAsync(request);
+
+        Assert.Equal(CoapCode.Continue, response.Code);
+        Assert.True(BlockOption.TryDecode(response.GetUInt(CoapOptionNumber.Block1)!.Value, out var block));
+        Assert.Equal(32, block.Size); // the client continues with 32-byte blocks (NUM from the offset)
+    }
+
+    [Fact]
+    public async Task RFC7959_4_Size2InABlockRequest_AsksForTheSize()
+    {
+        await using var coap = await CoapHarness.StartAsync();
+        await coap.Broker.PublishAsync(new Message("sized", new byte[100], QoS.AtMostOnce, true));
+        var request = CoapHarness.Request(CoapType.Confirmable, CoapCode.Get, coap.NextId(), "ps/sized");
+        request.AddUInt(CoapOptionNumber.Block2, new BlockOption(2, false, 1).Encode()); // 32-byte blocks, the third
+        request.AddUInt(CoapOptionNumber.Size2, 0);
+
+        var response = await coap.ExchangeAsync(request);
+
+        Assert.Equal(CoapCode.Content, response.Code);
+        Assert.Equal(100u, response.GetUInt(CoapOptionNumber.Size2));
+        Assert.Equal(32, response.Payload.Length);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
