@@ -924,6 +924,100 @@ public sealed class ConformanceTests(ServerFixture fixture) : IClassFixture<Serv
         await AssertChannelErrorAsync(wire, 1, ReplyCode.AccessRefused);
     }
 
+    [Fact]
+    public async Task Spec_Queue_Exclusive_IsDeletedWhenItsConnectionCloses()
+    {
+        var name = Unique("excl");
+        await using (var owner = await AmqpWire.OpenOkAsync(Port))
+        {
+            await owner.OpenChannelAsync(1);
+            await owner.DeclareQueueAsync(1, name, exclusive: true);
+            await owner.CallAsync(0, Method.ConnectionClose, w =>
+            {
+                w.WriteShort(ReplyCode.Success);
+                w.WriteShortString(string.Empty);
+                w.WriteShort(0);
+                w.WriteShort(0);
+            });
+        }
+
+        await using var other = await AmqpWire.OpenOkAsync(Port);
+        Assert.True(await EventuallyGoneAsync(other, name), "the exclusive queue outlived its connection");
+    }
+
+    [Fact]
+    public async Task Spec_Queue_AutoDelete_GoesWithItsLastConsumer_NotBeforeItHadOne()
+    {
+        await using var wire = await AmqpWire.OpenOkAsync(Port);
+        await wire.OpenChannelAsync(1);
+        var name = Unique("auto");
+        var ok = await wire.CallAsync(1, Method.QueueDeclare, w =>
+        {
+            w.WriteShort(0);
+            w.WriteShortString(name);
+            w.WriteBit(false);
+            w.WriteBit(false);
+            w.WriteBit(false); // shared
+            w.WriteBit(true); // auto-delete
+            w.WriteBit(false);
+            w.WriteTable(null);
+        });
+        Assert.Equal(Method.QueueDeclareOk, ok.Method);
+        await wire.OpenChannelAsync(2);
+        Assert.True(await ExistsAsync(wire, 2, name), "an auto-delete queue that never had a consumer was deleted");
+
+        Assert.Equal(Method.BasicConsumeOk, (await wire.CallAsync(1, Method.BasicConsume, w => ConsumeArgs(w, name, "only"))).Method);
+        Assert.Equal(Method.BasicCancelOk, (await wire.CallAsync(1, Method.BasicCancel, w =>
+        {
+            w.WriteShortString("only");
+            w.WriteBit(false);
+        })).Method);
+
+        Assert.True(await EventuallyGoneAsync(wire, name), "the auto-delete queue outlived its last consumer");
+    }
+
+    /// <summary>Passive queue.declare on a fresh channel: true on declare-ok, false on 404 (the channel is closed properly).</summary>
+    private static async Task<bool> ExistsAsync(AmqpWire wire, ushort channel, string name)
+    {
+        var reply = await wire.CallAsync(channel, Method.QueueDeclare, w =>
+        {
+            w.WriteShort(0);
+            w.WriteShortString(name);
+            w.WriteBit(true); // passive
+            w.WriteBit(false);
+            w.WriteBit(false);
+            w.WriteBit(false);
+            w.WriteBit(false);
+            w.WriteTable(null);
+        });
+        if (reply.Method == Method.QueueDeclareOk)
+        {
+            return true;
+        }
+
+        Assert.Equal((Method.ChannelClose, ReplyCode.NotFound), (reply.Method, reply.ReplyCode));
+        wire.Send(channel, Method.ChannelCloseOk);
+        await wire.FlushAsync();
+        return false;
+    }
+
+    private static async Task<bool> EventuallyGoneAsync(AmqpWire wire, string name)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        for (ushort channel = 100; DateTime.UtcNow < deadline; channel++)
+        {
+            await wire.OpenChannelAsync(channel);
+            if (!await ExistsAsync(wire, channel, name))
+            {
+                return true;
+            }
+
+            await Task.Delay(100);
+        }
+
+        return false;
+    }
+
     private static void BindArgs(FrameWriter w, string queue, string exchange, string key)
     {
         w.WriteShort(0);
