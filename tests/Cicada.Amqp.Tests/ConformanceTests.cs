@@ -81,23 +81,34 @@ public sealed partial class ConformanceTests(ServerFixture fixture) : IClassFixt
     }
 
     [Fact]
-    public async Task Spec_4_2_7_Heartbeat_SilentPeer_IsDisconnected_AfterTwoIntervals_WhileTheServerSendsItsOwn()
+    public async Task Spec_4_2_7_Heartbeat_SilentPeer_IsDisconnected_AfterTwoIntervals()
     {
         await using var wire = await AmqpWire.OpenOkAsync(Port, heartbeat: 1);
 
-        // §4.2.7: the server sends heartbeats at the agreed interval …
-        WireFrame? frame;
-        do
+        // A peer that sends nothing (not even heartbeats) for two intervals is gone: the socket
+        // closes, no close handshake. Whatever the server sends meanwhile (its own heartbeats,
+        // on channel 0 — PI Connection_Heartbeats_KeepAnIdleConnectionOpen relies on them) is read past.
+        var sawOtherThanHeartbeat = false;
+        var closed = false;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline && !closed)
         {
-            frame = await wire.ReadFrameAsync();
+            WireFrame? frame;
+            try
+            {
+                frame = await wire.ReadFrameAsync(deadline - DateTime.UtcNow);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            closed = frame is null;
+            sawOtherThanHeartbeat |= frame is { } f && (f.Type != FrameType.Heartbeat || f.Channel != 0);
         }
-        while (frame is { Type: not FrameType.Heartbeat });
 
-        Assert.NotNull(frame);
-        Assert.Equal(0, frame.Value.Channel);
-
-        // … and a peer that sends nothing for two intervals is gone: the socket closes, no handshake.
-        Assert.True(await wire.ClosedWithinAsync(TimeSpan.FromSeconds(10)), "a silent client was not disconnected");
+        Assert.True(closed, "a silent client was not disconnected within 10 s");
+        Assert.False(sawOtherThanHeartbeat, "the server sent something other than channel-0 heartbeats to an idle client");
     }
 
     [Fact]
