@@ -84,8 +84,17 @@ internal sealed partial class MqttConnection
         var codes = new byte[filters.Count];
         for (var i = 0; i < filters.Count; i++)
         {
-            // MQTT 5 §3.11.3: 0x11 No subscription existed.
-            codes[i] = _edge.Broker.Unsubscribe(_link!, filters[i]) ? (byte)ReasonCode.Success : (byte)ReasonCode.NoSubscriptionExisted;
+            var filter = filters[i];
+            if (_v5 && (TopicValidator.TryParseShared(filter, out _, out _, out var validShare) ? !validShare : !TopicValidator.IsValidTopicFilter(filter)))
+            {
+                // MQTT 5 §3.11.3: a filter that could never have been subscribed is 0x8F Topic Filter
+                // invalid. (3.1.1's UNSUBACK has no codes: it simply matches nothing, MQTT-3.10.4-5.)
+                codes[i] = (byte)ReasonCode.TopicFilterInvalid;
+                continue;
+            }
+
+            // MQTT-3.10.4-1: compared character by character; MQTT 5 §3.11.3: 0x11 No subscription existed.
+            codes[i] = _edge.Broker.Unsubscribe(_link!, filter) ? (byte)ReasonCode.Success : (byte)ReasonCode.NoSubscriptionExisted;
         }
 
         // MQTT-3.10.4-4/5: UNSUBACK, even when nothing matched.

@@ -82,7 +82,7 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
 
                         if (status == FrameStatus.Malformed)
                         {
-                            ThrowHelper.Protocol("MQTT-2.2.3", "Remaining length longer than four bytes");
+                            ThrowHelper.Protocol("MQTT-2.2.3", "Remaining length longer than four bytes or not in its shortest form (MQTT-1.5.5-1)");
                         }
 
                         if (status == FrameStatus.TooLarge)

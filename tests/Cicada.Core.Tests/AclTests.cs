@@ -89,7 +89,7 @@ public sealed class AclTests : IDisposable
     }
 
     [Fact]
-    public void RulesBeforeAnyUserLine_ApplyToEveryone_UserSectionsOnlyToTheirUser()
+    public void RulesBeforeAnyUserLine_ApplyToAnonymousClientsOnly_UserSectionsOnlyToTheirUser_AsMosquitto()
     {
         var acl = Authorizer("""
             # comment
@@ -101,10 +101,11 @@ public sealed class AclTests : IDisposable
             topic write bob/#
             """);
 
-        foreach (var who in new[] { Anonymous, Alice, Bob })
-        {
-            Assert.True(acl.CanSubscribe(who, "public/news"));
-        }
+        // mosquitto.conf(5), acl_file: "The first set of topics are applied to anonymous clients".
+        Assert.True(acl.CanSubscribe(Anonymous, "public/news"));
+        Assert.False(acl.CanSubscribe(Alice, "public/news"));
+        Assert.False(acl.CanSubscribe(Bob, "public/news"));
+        Assert.False(acl.CanSubscribe(new ClientIdentity("carol", "c", "test"), "public/news"));
 
         Assert.True(acl.CanPublish(Alice, "alice/x"));
         Assert.False(acl.CanPublish(Bob, "alice/x"));
@@ -177,7 +178,7 @@ public sealed class AclTests : IDisposable
     public void Patterns_AreNotApplied_WhenTheNameWouldAddLevelsOrWildcards(string clientId)
     {
         // "users/a/b/#" would be inside user "a"'s tree; "+" or "#" would grant everyone's.
-        var acl = Authorizer("pattern readwrite users/%c/#\npattern deny private/%c/#\ntopic readwrite private/#\n");
+        var acl = Authorizer("pattern readwrite users/%c/#\npattern deny private/%c/#\nuser mallory\ntopic readwrite private/#\n");
         var sneaky = new ClientIdentity("mallory", clientId, "test");
 
         Assert.False(acl.CanSubscribe(sneaky, $"users/{clientId}/#"));
@@ -238,15 +239,16 @@ public sealed class AclTests : IDisposable
     [Fact]
     public void Explain_NamesTheDecidingRuleAndLine()
     {
-        var acl = Authorizer("topic read public/#\nuser alice\ntopic deny public/secret\n");
+        var acl = Authorizer("topic read public/#\nuser alice\ntopic read public/#\ntopic deny public/secret\n");
 
         var allowed = acl.Explain(Alice, "public/news", AclAction.Subscribe);
         Assert.True(allowed.Allowed);
-        Assert.Equal(1, allowed.Rule!.Line);
+        Assert.Equal(3, allowed.Rule!.Line);
+        Assert.Equal(1, acl.Explain(Anonymous, "public/news", AclAction.Subscribe).Rule!.Line);
 
         var denied = acl.Explain(Alice, "public/secret", AclAction.Subscribe);
         Assert.False(denied.Allowed);
-        Assert.Equal(3, denied.Rule!.Line);
+        Assert.Equal(4, denied.Rule!.Line);
         Assert.Contains("topic deny public/secret", denied.Reason, StringComparison.Ordinal);
 
         var unmatched = acl.Explain(Alice, "public/news", AclAction.Publish);

@@ -18,6 +18,15 @@ public sealed class MalformedInputTests(SmallPacketBrokerFixture fixture) : ICla
         await AssertClosesAfterConnectAsync([0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00]);
     }
 
+    [SkippableTheory]
+    [InlineData(new byte[] { 0xC0, 0x80, 0x00 })] // PINGREQ, remaining length 0 in two bytes
+    [InlineData(new byte[] { 0x30, 0x85, 0x00, 0x00, 0x01, (byte)'a', (byte)'x', (byte)'y' })] // PUBLISH, 5 in two bytes
+    public async Task Section_2_2_3_a_remaining_length_not_in_its_shortest_form_closes_connection(byte[] packet)
+    {
+        KnownDeviation.CicadaOnly("the shortest form is MQTT 5's MQTT-1.5.5-1 and only implied by 3.1.1 §2.2.3; mosquitto is not held to it here");
+        await AssertClosesAfterConnectAsync(packet);
+    }
+
     [Theory]
     [InlineData((byte)0x00)]
     [InlineData((byte)0xF0)]

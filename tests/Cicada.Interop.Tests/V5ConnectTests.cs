@@ -96,6 +96,22 @@ public sealed class V5ConnectTests(BrokerFixture fixture) : IClassFixture<Broker
         }
     }
 
+    [SkippableFact]
+    public async Task MQTT_3_1_2_1_an_unknown_protocol_name_gets_CONNACK_0x84_then_close()
+    {
+        KnownDeviation.CicadaOnly("the CONNACK is a MAY (MQTT-3.1.2-1); mosquitto closes without one");
+        var connect = V5Packets.Connect(new V5Connect { ClientId = TestNames.ClientId("name") });
+        Assert.Equal("MQTT"u8.ToArray(), connect[4..8]); // fixed header (2) + name length (2)
+        connect[7] = (byte)'X';
+        await using var client = await RawMqttClient.OpenAsync(_port);
+
+        await client.SendAsync(connect);
+        var packets = await client.ExpectClosedAsync();
+
+        var connAck = V5ConnAck.From(Assert.Single(packets));
+        Assert.Equal((false, (byte)0x84), (connAck.SessionPresent, connAck.Reason)); // MQTT-3.2.2-6; MQTT-3.14.0-1: no DISCONNECT
+    }
+
     [Fact]
     public async Task MQTT_3_1_0_2_a_second_CONNECT_is_a_protocol_error()
     {

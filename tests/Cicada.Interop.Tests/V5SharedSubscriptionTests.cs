@@ -141,6 +141,33 @@ public sealed class V5SharedSubscriptionTests(BrokerFixture fixture) : IClassFix
         Assert.Equal(["m1", "m2"], new[] { own.PayloadText, handedOver.PayloadText }.Order());
     }
 
+    [SkippableFact]
+    public async Task MQTT_4_8_2_5_a_sent_QoS_2_message_is_not_given_to_another_member_when_its_members_session_ends()
+    {
+        V5Deviation.OptionalOnMosquitto("keeping a sent QoS 2 shared message from the other members (MQTT-4.8.2-5)");
+        var topic = TestNames.Topic("qos2");
+        var willTopic = TestNames.Topic("gone");
+        var share = $"$share/{Group()}/{topic}";
+        await using var watcher = await V5Client.ConnectAcceptedAsync(_port, TestNames.ClientId("w"));
+        await watcher.SubscribeV5Async(willTopic);
+        var leaving = await V5Client.ConnectAcceptedAsync(_port, new V5Connect { ClientId = TestNames.ClientId("m"), WillTopic = willTopic });
+        var granted = await leaving.SubscribeV5Async(share, 2);
+        Assert.Equal([(byte)2], granted);
+        await using var staying = await MemberAsync(share, qos: 2);
+        await using var publisher = await V5Client.ConnectAcceptedAsync(_port, TestNames.ClientId("pub"));
+
+        await publisher.PublishV5Async(topic, "m1", qos: 2);
+        await publisher.PublishV5Async(topic, "m2", qos: 2);
+        await leaving.ReadV5PublishAsync(); // sent to it, never acknowledged: it may have been processed
+        await staying.ReceiveV5Async();
+        leaving.Abort(); // session expiry 0: the session ends with the connection
+        await leaving.DisposeAsync();
+        await watcher.ReceiveV5Async(); // the will: the server has ended the session
+        await publisher.PublishV5Async(topic, "sentinel", qos: 2);
+
+        Assert.Equal("sentinel", (await staying.ReceiveV5Async()).PayloadText);
+    }
+
     [Fact]
     public async Task Section_4_8_2_paho_members_share_mosquitto_pubs_messages()
     {

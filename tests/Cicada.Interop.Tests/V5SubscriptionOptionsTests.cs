@@ -169,6 +169,23 @@ public sealed class V5SubscriptionOptionsTests(BrokerFixture fixture) : IClassFi
         Assert.Equal([0x00, 0x11], unsubAck.V5ReasonCodes());
     }
 
+    [SkippableFact]
+    public async Task Section_3_11_3_UNSUBACK_says_0x8F_for_an_invalid_filter_and_the_connection_stays()
+    {
+        KnownDeviation.CicadaOnly("mosquitto closes the connection for an invalid filter, which §4.13 also allows");
+        var topic = TestNames.Topic("unbad");
+        await using var client = await V5Client.ConnectAcceptedAsync(_port, TestNames.ClientId("unbad"));
+        await client.SubscribeV5Async(topic);
+        var id = client.NextPacketId();
+
+        await client.SendAsync(V5Packets.Unsubscribe(id, topic + "/#/b", topic, "$share/g+/x", "a+"));
+        var unsubAck = await client.ReadPacketAsync(PacketType.UnsubAck);
+
+        Assert.Equal(id, unsubAck.PacketId);
+        Assert.Equal([0x8F, 0x00, 0x8F, 0x8F], unsubAck.V5ReasonCodes()); // MQTT-3.11.3-1: in request order
+        await client.AssertOpenAsync();
+    }
+
     [Fact]
     public async Task Section_3_8_3_1_paho_no_local_retain_handling_and_subscription_identifier()
     {

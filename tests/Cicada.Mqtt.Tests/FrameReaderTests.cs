@@ -63,6 +63,14 @@ public class FrameReaderTests
         Assert.Equal(FrameStatus.Malformed, Read(data, int.MaxValue, out _, out _));
 
     [Theory]
+    [InlineData(new byte[] { 0xC0, 0x80, 0x00 })] // 0 in two bytes
+    [InlineData(new byte[] { 0x30, 0x85, 0x00, 0x61 })] // 5 in two bytes
+    [InlineData(new byte[] { 0x30, 0xFF, 0x80, 0x00 })] // 127 in three bytes
+    [InlineData(new byte[] { 0x30, 0x80, 0x80, 0x80, 0x00 })] // 0 in four bytes
+    public void MQTT_1_5_5_1_a_remaining_length_not_in_its_shortest_form_is_malformed(byte[] data) =>
+        Assert.Equal(FrameStatus.Malformed, Read(data, int.MaxValue, out _, out _));
+
+    [Theory]
     [InlineData(new byte[] { })]
     [InlineData(new byte[] { 0x30 })]
     [InlineData(new byte[] { 0x30, 0x80 })]

@@ -58,6 +58,16 @@ public class V5PropertyTests
         Assert.Equal(0x82, ex.ReasonCode);
     }
 
+    [Theory]
+    [InlineData(new byte[] { 0x80, 0x00 })] // an empty block's length in two bytes
+    [InlineData(new byte[] { 0x06, 0x0B, 0x85, 0x00, 0x00, 0x00, 0x00 })] // Subscription Identifier 5 in two bytes
+    public void MQTT_1_5_5_1_a_variable_byte_integer_not_in_its_shortest_form_is_malformed(byte[] block)
+    {
+        var ex = Fails(block, PropertyContext.Publish);
+        Assert.Equal("MQTT-1.5.5-1", ex.Rule);
+        Assert.Equal(0x81, ex.ReasonCode);
+    }
+
     [Fact]
     public void MQTT_2_2_2_2_user_properties_may_repeat()
     {

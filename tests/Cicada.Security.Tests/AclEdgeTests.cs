@@ -29,7 +29,7 @@ public sealed class EdgeAclBrokerFixture : IAsyncLifetime
             Users = new Dictionary<string, string> { ["alice"] = AlicePassword, ["bob"] = BobPassword },
             Configuration = new Dictionary<string, string> { ["Auth:AllowAnonymous"] = "false" },
             Acl = """
-                # everyone
+                # anonymous clients (before any user line, as mosquitto)
                 topic read public/#
                 pattern readwrite users/%u/#
 

@@ -18,7 +18,7 @@ public sealed class AclBrokerFixture : IAsyncLifetime
     {
         Users = new Dictionary<string, string> { ["alice"] = AlicePassword, ["bob"] = BobPassword },
         Acl = """
-            # everyone, anonymous included
+            # anonymous clients only (before any user line, as mosquitto)
             topic read public/#
             pattern readwrite users/%u/#
             pattern write devices/%c/#
@@ -57,6 +57,18 @@ public sealed class AclEnforcementTests(AclBrokerFixture fixture) : IClassFixtur
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .Build(), timeout.Token);
         return client;
+    }
+
+    [Fact]
+    public async Task RulesBeforeTheFirstUserLine_AreTheAnonymousSection_AsMosquittoAclFile()
+    {
+        // mosquitto.conf(5) acl_file: "The first set of topics are applied to anonymous clients";
+        // a client with a username gets its own section (and the patterns) instead.
+        await using var anonymous = await RawMqttClient.ConnectAcceptedAsync(Port, "anon-acl-section");
+        Assert.Equal([0x00], (await anonymous.SubscribeAsync("public/#", 0)).SubAckReturnCodes);
+
+        await using var bob = await ConnectRawAsync("bob-acl-section", "bob", AclBrokerFixture.BobPassword);
+        Assert.Equal([0x80, 0x00], (await bob.SubscribeAsync(("public/#", 0), ("home/public/#", 0))).SubAckReturnCodes);
     }
 
     [Fact]

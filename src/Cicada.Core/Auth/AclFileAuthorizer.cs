@@ -24,9 +24,10 @@ public sealed class AclOptions
 /// <c>deny</c> rule overlaps it. Stricter than mosquitto, which checks deliveries one by one: here
 /// the subscription is the only check, so it must not admit anything unreadable.
 /// <c>$share/{group}/{filter}</c> is judged by <c>{filter}</c>.</item>
-/// <item>Rules before any <c>user</c> line apply to every client, anonymous ones too (mosquitto
-/// applies them to anonymous clients only); a user's section adds to them; patterns apply to
-/// everyone whose username / client id can be substituted safely (not empty, no <c>/ + #</c>).</item>
+/// <item>As in mosquitto: rules before any <c>user</c> line apply to anonymous clients (no
+/// username) only; a client with a username gets the rules of its <c>user</c> section; patterns
+/// apply to everyone whose username / client id can be substituted safely (not empty, no
+/// <c>/ + #</c>).</item>
 /// <item>A missing file denies everything; a file with an invalid line is refused as a whole (at
 /// start: everything denied; on reload: the previous rules stay).</item>
 /// <item>A subscription made under old rules keeps receiving after a reload; the new rules apply to

@@ -6,7 +6,7 @@ namespace Cicada.Core.Auth;
 /// A parsed ACL file in mosquitto's format:
 /// <code>
 /// # comment
-/// topic read public/#            rules before any "user" line apply to every client, anonymous included
+/// topic read public/#            rules before any "user" line apply to anonymous clients only (as mosquitto)
 /// pattern readwrite devices/%c/# patterns apply to every client: %u = username, %c = client id
 /// user alice                     the rules below, up to the next "user" line, are alice's
 /// topic readwrite home/#
@@ -18,13 +18,13 @@ namespace Cicada.Core.Auth;
 /// </summary>
 public sealed class AclRules
 {
-    private readonly Scope _everyone;
+    private readonly Scope _anonymous;
     private readonly Scope _patterns;
     private readonly Dictionary<string, Scope> _users;
 
-    private AclRules(Scope everyone, Scope patterns, Dictionary<string, Scope> users, IReadOnlyList<AclRule> all, IReadOnlyList<string> errors)
+    private AclRules(Scope anonymous, Scope patterns, Dictionary<string, Scope> users, IReadOnlyList<AclRule> all, IReadOnlyList<string> errors)
     {
-        _everyone = everyone;
+        _anonymous = anonymous;
         _patterns = patterns;
         _users = users;
         All = all;
@@ -36,7 +36,7 @@ public sealed class AclRules
 
     /// <summary>No rule, and the errors that made a file unusable: everything is denied.</summary>
     public static AclRules Invalid(IReadOnlyList<string> errors) =>
-        new(Empty._everyone, Empty._patterns, Empty._users, [], errors);
+        new(Empty._anonymous, Empty._patterns, Empty._users, [], errors);
 
     /// <summary>Every rule in file order.</summary>
     public IReadOnlyList<AclRule> All { get; }
@@ -90,19 +90,19 @@ public sealed class AclRules
             }
         }
 
-        var everyone = new ScopeBuilder();
+        var anonymous = new ScopeBuilder();
         var patterns = new ScopeBuilder();
         var users = new Dictionary<string, ScopeBuilder>(StringComparer.Ordinal);
         foreach (var rule in all)
         {
             var scope = rule.IsPattern ? patterns
-                : rule.User is null ? everyone
+                : rule.User is null ? anonymous
                 : users.TryGetValue(rule.User, out var existing) ? existing
                 : users[rule.User] = new ScopeBuilder();
             scope.Add(new CompiledRule(rule, new AclFilter(rule.Filter, rule.IsPattern)));
         }
 
-        return new AclRules(everyone.Build(), patterns.Build(), users.ToDictionary(p => p.Key, p => p.Value.Build(), StringComparer.Ordinal),
+        return new AclRules(anonymous.Build(), patterns.Build(), users.ToDictionary(p => p.Key, p => p.Value.Build(), StringComparer.Ordinal),
             all, errors);
     }
 
@@ -151,22 +151,27 @@ public sealed class AclRules
     /// </summary>
     internal bool Decide(in ClientIdentity identity, AclAction action, string topic, string[]? filterLevels, out AclRule? rule)
     {
-        Scope? own = null;
+        // mosquitto's acl_file semantics: the rules before the first "user" line are the anonymous
+        // clients' section; a client with a username gets its own section (none: no topic rules).
+        // Patterns apply to both.
+        Scope? own;
         if (identity.Username is { } username)
         {
             _users.TryGetValue(username, out own);
         }
+        else
+        {
+            own = _anonymous;
+        }
 
         var need = action == AclAction.Publish ? AclAccess.Write : AclAccess.Read;
-        if (FirstHit(_everyone.Denials, identity, action, topic, filterLevels, denial: true, out rule)
-            || (own is not null && FirstHit(own.Denials, identity, action, topic, filterLevels, denial: true, out rule))
+        if ((own is not null && FirstHit(own.Denials, identity, action, topic, filterLevels, denial: true, out rule))
             || FirstHit(_patterns.Denials, identity, action, topic, filterLevels, denial: true, out rule))
         {
             return false;
         }
 
-        return FirstHit(_everyone.Grants[(int)need], identity, action, topic, filterLevels, denial: false, out rule)
-            || (own is not null && FirstHit(own.Grants[(int)need], identity, action, topic, filterLevels, denial: false, out rule))
+        return (own is not null && FirstHit(own.Grants[(int)need], identity, action, topic, filterLevels, denial: false, out rule))
             || FirstHit(_patterns.Grants[(int)need], identity, action, topic, filterLevels, denial: false, out rule);
     }
 

@@ -489,7 +489,10 @@ public sealed partial class Session : ISubscriber
             var held = new List<Delivery>((_inflightMap?.Count ?? 0) + _pending.Count);
             foreach (var inflight in InflightSnapshotLocked())
             {
-                if (inflight.State == DeliveryState.Sent)
+                // A QoS 2 delivery that was sent may have reached the client: handing it to another
+                // member of a shared subscription could deliver it twice (MQTT-4.8.2-5 forbids it);
+                // a QoS 1 one should go to another member (MQTT 5 §4.8.2).
+                if (inflight.State == DeliveryState.Sent && inflight.Delivery.Qos != QoS.ExactlyOnce)
                 {
                     held.Add(inflight.Delivery);
                 }

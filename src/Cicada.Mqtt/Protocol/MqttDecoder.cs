@@ -38,8 +38,9 @@ public static class MqttDecoder
         var level = reader.ReadByte();
         if (name is not ("MQTT" or "MQIsdp"))
         {
-            // MQTT-3.1.2-1: not MQTT at all: close without CONNACK.
-            ThrowHelper.Protocol("MQTT-3.1.2-1", $"Unknown protocol name '{name}'");
+            // MQTT-3.1.2-1: not MQTT at all. 3.1.1: close without CONNACK; MQTT 5: the server may
+            // reveal itself with CONNACK 0x84 Unsupported Protocol Version, then close.
+            ThrowHelper.ProtocolError("MQTT-3.1.2-1", $"Unknown protocol name '{name}'", 0x84);
         }
 
         var flags = reader.ReadByte();
@@ -309,6 +310,7 @@ public static class MqttDecoder
 
         while (!reader.End)
         {
+            // MQTT-3.10.3-1: each filter is a UTF-8 string (MQTT-1.5.3-1/2 apply: ill-formed or U+0000 closes).
             filters.Add(reader.ReadString());
         }
 

@@ -8,7 +8,7 @@ public enum FrameStatus
     Done,
     NeedMoreData,
 
-    /// <summary>Remaining length longer than four bytes (MQTT-2.2.3, §2.2.3).</summary>
+    /// <summary>Remaining length longer than four bytes or not in its shortest form (§2.2.3, MQTT-1.5.5-1).</summary>
     Malformed,
 
     /// <summary>Larger than the configured maximum: refused before it is buffered.</summary>
@@ -58,6 +58,13 @@ public static class MqttFrameReader
             remaining += (b & 0x7F) * multiplier;
             if ((b & 0x80) == 0)
             {
+                if (b == 0 && i > 2)
+                {
+                    // §2.2.3 / MQTT 5 MQTT-1.5.5-1: the remaining length uses the fewest bytes; a
+                    // continuation followed by 0x00 (e.g. 0x80 0x00 for 0) is malformed.
+                    return FrameStatus.Malformed;
+                }
+
                 break;
             }
 

@@ -80,6 +80,12 @@ internal ref struct MqttReader(ReadOnlySpan<byte> span)
             value |= (b & 0x7F) << shift;
             if ((b & 0x80) == 0)
             {
+                if (b == 0 && shift > 0)
+                {
+                    // MQTT 5 MQTT-1.5.5-1: the minimum number of bytes; a trailing 0x00 byte is not.
+                    ThrowHelper.Protocol("MQTT-1.5.5-1", "Variable byte integer not in its shortest form");
+                }
+
                 return value;
             }
         }

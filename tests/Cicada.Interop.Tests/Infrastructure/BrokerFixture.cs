@@ -39,6 +39,14 @@ public sealed class OutboundAliasBrokerFixture : BrokerFixture
     protected override BrokerSettings Settings => new() { OutboundTopicAliases = true };
 }
 
+/// <summary>A broker that accepts keep-alives up to 60 s (paho's interoperability test broker's setting).</summary>
+public sealed class KeepAliveCapBrokerFixture : BrokerFixture
+{
+    public const int MaxKeepAliveSeconds = 60;
+
+    protected override BrokerSettings Settings => new() { MaxKeepAliveSeconds = MaxKeepAliveSeconds };
+}
+
 /// <summary>A broker that refuses anonymous clients and knows two users from its users file.</summary>
 public sealed class AuthBrokerFixture : BrokerFixture
 {

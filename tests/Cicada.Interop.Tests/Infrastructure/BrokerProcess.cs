@@ -28,6 +28,9 @@ public sealed record BrokerSettings
 
     /// <summary>cicada: <c>Mqtt:OutboundTopicAliases</c> (mosquitto never sends aliases).</summary>
     public bool OutboundTopicAliases { get; init; }
+
+    /// <summary>cicada: <c>Mqtt:MaxKeepAliveSeconds</c>; mosquitto: <c>max_keepalive</c>.</summary>
+    public int? MaxKeepAliveSeconds { get; init; }
 }
 
 /// <summary>
@@ -201,6 +204,11 @@ public sealed class BrokerProcess : IAsyncDisposable
             mqtt["OutboundTopicAliases"] = true;
         }
 
+        if (_settings.MaxKeepAliveSeconds is { } keepAlive)
+        {
+            mqtt["MaxKeepAliveSeconds"] = keepAlive;
+        }
+
         var auth = new Dictionary<string, object> { ["AllowAnonymous"] = _settings.AllowAnonymous };
         if (usersFile is not null)
         {
@@ -235,6 +243,11 @@ public sealed class BrokerProcess : IAsyncDisposable
         if (_settings.MaxPacketSize is { } max)
         {
             conf.AppendLine(CultureInfo.InvariantCulture, $"max_packet_size {max}");
+        }
+
+        if (_settings.MaxKeepAliveSeconds is { } keepAlive)
+        {
+            conf.AppendLine(CultureInfo.InvariantCulture, $"max_keepalive {keepAlive}");
         }
 
         if (usersFile is not null)
