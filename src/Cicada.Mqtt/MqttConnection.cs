@@ -20,6 +20,7 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly List<Response> _responses = [];
     private readonly DateTimeOffset _openedAt;
+    private readonly IDisposable? _lease;
     private ClientLink? _link;
     private byte _level;
     private int _keepAliveSeconds;
@@ -27,8 +28,9 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
     private bool _graceful;
     private volatile string? _closeReason;
 
-    public MqttConnection(MqttEdge edge, ConnectionContext context)
+    public MqttConnection(MqttEdge edge, ConnectionContext context, IDisposable? lease = null)
     {
+        _lease = lease;
         _edge = edge;
         _context = context;
         _input = context.Transport.Input;
@@ -160,8 +162,16 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
                 MqttLog.Disconnected(_edge.Logger, link.ClientId, _context.RemoteEndPoint, _closeReason ?? reason);
             }
 
-            await _input.CompleteAsync();
-            await CompleteOutputAsync();
+            try
+            {
+                await _input.CompleteAsync();
+                await CompleteOutputAsync();
+            }
+            finally
+            {
+                // Held until the socket is done with, as the handler's `using` used to.
+                _lease?.Dispose();
+            }
         }
     }
 

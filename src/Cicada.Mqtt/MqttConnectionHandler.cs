@@ -25,17 +25,19 @@ public sealed class MqttConnectionHandler(
         Mechanisms = mechanisms,
     };
 
-    public override async Task OnConnectedAsync(ConnectionContext connection)
+    // Not async: an async method here would keep a second state machine (~120 bytes) alive for
+    // every idle connection beside the read loop's; the connection disposes the lease itself.
+    public override Task OnConnectedAsync(ConnectionContext connection)
     {
         // Counted from the first byte, so a flood of idle sockets is limited too. A connection over
         // a limit still gets to say CONNECT, to be refused with its version's code (MqttConnection.Connect).
-        using var lease = limiter.TryOpen("mqtt", connection.RemoteEndPoint);
+        var lease = limiter.TryOpen("mqtt", connection.RemoteEndPoint);
         if (lease is null)
         {
             connection.Features.Set(ConnectionLimitExceeded.Instance);
         }
 
-        await new MqttConnection(_edge, connection).RunAsync();
+        return new MqttConnection(_edge, connection, lease).RunAsync();
     }
 }
 
