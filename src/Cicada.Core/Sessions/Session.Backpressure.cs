@@ -27,6 +27,7 @@ public sealed partial class Session
     /// Half of either queue limit: far enough below them that waiting publishers stop before
     /// drop-oldest starts, high enough that the waits come in few, long episodes.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private bool AboveHighWaterLocked() =>
         _pending.Count >= Math.Max(1, _maxQueued >> 1) || (_maxQueuedBytes > 0 && _pendingBytes >= _maxQueuedBytes >> 1);
 
@@ -35,16 +36,11 @@ public sealed partial class Session
         _pending.Count <= _maxQueued >> 2 && (_maxQueuedBytes == 0 || _pendingBytes <= _maxQueuedBytes >> 2);
 
     /// <summary>
-    /// After an enqueue: the task a publisher should wait on when the queue is above its high-water
-    /// mark and the session is not known to be stuck; null otherwise (the common case).
+    /// After an enqueue that left the queue above its high-water mark: the task a publisher should
+    /// wait on, or null when the session is known to be stuck.
     /// </summary>
     private Task? ThrottleLocked(BackpressurePolicy policy)
     {
-        if (!AboveHighWaterLocked())
-        {
-            return null;
-        }
-
         var throttle = _throttle ??= new Throttle(policy);
         if (throttle.Stalled)
         {

@@ -192,7 +192,7 @@ public sealed partial class Session : ISubscriber
         {
             _pending.Enqueue(delivery);
             _pendingBytes += delivery.Message.Payload.Length;
-            wait = backpressure is null ? null : ThrottleLocked(backpressure);
+            wait = backpressure is not null && AboveHighWaterLocked() ? ThrottleLocked(backpressure) : null;
             if (!OverLimitLocked())
             {
                 return 0;
@@ -255,7 +255,10 @@ public sealed partial class Session : ISubscriber
                 if (delivery.Message.IsExpired(now))
                 {
                     DequeueLocked();
-                    TookLocked();
+                    if (_throttle is not null)
+                    {
+                        TookLocked();
+                    }
                     if (delivery.Seq != 0)
                     {
                         _store.RemoveDeliveryAsync(ClientId, delivery.Seq).Forget();
@@ -272,7 +275,10 @@ public sealed partial class Session : ISubscriber
                 if (delivery.Qos == QoS.AtMostOnce)
                 {
                     DequeueLocked();
-                    TookLocked();
+                    if (_throttle is not null)
+                    {
+                        TookLocked();
+                    }
                     id = 0;
                     return true;
                 }
@@ -295,7 +301,11 @@ public sealed partial class Session : ISubscriber
                 }
 
                 DequeueLocked();
-                TookLocked();
+                if (_throttle is not null)
+                {
+                    TookLocked();
+                }
+
                 id = stored != 0 ? stored : AllocateId();
                 inflight.Add(id, new InflightDelivery(id, delivery, DeliveryState.Sent, ++_nextOrder));
                 if (delivery.Seq != 0)
