@@ -57,6 +57,13 @@ public sealed partial class CoapServer
             return optionError;
         }
 
+        if (request.Code is not (CoapCode.Get or CoapCode.Put or CoapCode.Post or CoapCode.Delete))
+        {
+            // §5.8: a request with an unrecognised or unsupported method code MUST get 4.05,
+            // whatever resource it names (FETCH, PATCH, iPATCH and unassigned codes included).
+            return Error(request, CoapCode.MethodNotAllowed, "GET, PUT, POST or DELETE");
+        }
+
         var path = context.Path;
         if (path is [".well-known", "core"])
         {
@@ -81,12 +88,6 @@ public sealed partial class CoapServer
             return request.Code == CoapCode.Get
                 ? await AuthenticateAsync(context) ?? Discovery(context)
                 : Error(request, CoapCode.MethodNotAllowed, "GET only");
-        }
-
-        if (request.Code is not (CoapCode.Get or CoapCode.Put or CoapCode.Post or CoapCode.Delete))
-        {
-            // §5.8: methods other than the four (FETCH, PATCH, unknown) are not supported here.
-            return Error(request, CoapCode.MethodNotAllowed, "GET, PUT, POST or DELETE");
         }
 
         if (context.Query.TryGetValue("c", out var chosenId) && Core.Sessions.InternalClientIds.IsReserved(chosenId))
