@@ -97,6 +97,14 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
                         }
 
                         stop = await HandleFrameAsync(frame);
+                        if (_publishWait is { } wait)
+                        {
+                            // Back-pressure: no further packet is read until the subscribers caught up
+                            // (or the broker's bounded wait ran out). The client is still talking to us.
+                            _publishWait = null;
+                            await wait;
+                            Volatile.Write(ref _lastActivity, Environment.TickCount64);
+                        }
                     }
                 }
                 finally
