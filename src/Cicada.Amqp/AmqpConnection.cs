@@ -39,10 +39,15 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
     private readonly List<Action> _afterFlush = [];
     private volatile string? _abortReason;
 
-    public AmqpConnection(AmqpEdge edge, ConnectionContext context)
+    private readonly Core.Limits.ConnectionLease? _lease;
+    private readonly bool _refusedByLimit;
+
+    public AmqpConnection(AmqpEdge edge, ConnectionContext context, Core.Limits.ConnectionLease? lease = null, bool refusedByLimit = false)
     {
         _edge = edge;
         _context = context;
+        _lease = lease;
+        _refusedByLimit = refusedByLimit;
         _input = context.Transport.Input;
         _output = context.Transport.Output;
         _openedAt = edge.Broker.Time.GetUtcNow();
@@ -86,6 +91,7 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
         }
         finally
         {
+            _lease?.Dispose();
             _edge.Heartbeat.Unregister(this);
             _edge.Untrack(this);
             foreach (var channel in _channels.Values)
