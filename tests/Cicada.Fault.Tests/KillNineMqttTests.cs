@@ -1,5 +1,4 @@
 using Cicada.Fault.Tests.Infrastructure;
-using Cicada.Interop.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace Cicada.Fault.Tests;

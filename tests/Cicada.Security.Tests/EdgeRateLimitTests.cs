@@ -1,5 +1,4 @@
 using System.Globalization;
-using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 
 namespace Cicada.Security.Tests;
@@ -40,7 +39,7 @@ public sealed class EdgeRateLimitTests
     {
         await using var broker = await StartAsync(burst: 3);
         var topic = $"coap://127.0.0.1:{SecureBroker.Invariant(broker.CoapPort)}/ps/rate/coap-{Guid.NewGuid():N}";
-        var peer = SecureBroker.Invariant(SecureBroker.FreeUdpPort());
+        var peer = SecureBroker.Invariant(TestPorts.FreeUdpPort());
 
         // coap-client binds the same local port each time (-p): one peer endpoint, one bucket.
         var accepted = 0;

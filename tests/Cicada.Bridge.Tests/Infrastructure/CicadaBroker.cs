@@ -12,7 +12,7 @@ public sealed class CicadaBroker : IAsyncDisposable
     private readonly string _directory;
     private readonly string _configFile;
     private readonly List<string> _history = [];
-    private ChildProcess? _process;
+    private ExternalProcess? _process;
 
     private CicadaBroker(object[] bridges)
     {
@@ -60,12 +60,12 @@ public sealed class CicadaBroker : IAsyncDisposable
             await _process.DisposeAsync();
         }
 
-        _process = ChildProcess.Start(DotnetHost,
+        _process = ExternalProcess.Start(DotnetHost,
         [
             ServerDll, "--mqtt", $"127.0.0.1:{Port}", "--http", "off", "--coap", "off", "--amqp", "off",
             "--storage", "sqlite", "--data", Path.Combine(_directory, "data"), "--config", _configFile,
         ]);
-        var deadline = DateTime.UtcNow + TestPorts.Wait;
+        var deadline = DateTime.UtcNow + Timeouts.Wait;
         while (!await TestPorts.AcceptsAsync(Port))
         {
             if (_process.HasExited || DateTime.UtcNow > deadline)
@@ -77,7 +77,7 @@ public sealed class CicadaBroker : IAsyncDisposable
         }
     }
 
-    public async Task StopAsync() => await _process!.TerminateAsync(TestPorts.Wait);
+    public async Task StopAsync() => await _process!.TerminateAsync(Timeouts.Wait);
 
     /// <summary>Waits until <paramref name="count"/> lines (across restarts) contain <paramref name="text"/>.</summary>
     public async Task WaitForLogAsync(string text, int count = 1)
@@ -90,7 +90,7 @@ public sealed class CicadaBroker : IAsyncDisposable
 
         try
         {
-            await _process!.WaitForLinesAsync(l => l.Contains(text, StringComparison.Ordinal), count - before, TestPorts.Wait, $"'{text}' x{count}");
+            await _process!.WaitForLinesAsync(l => l.Contains(text, StringComparison.Ordinal), count - before, Timeouts.Wait, $"'{text}' x{count}");
         }
         catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
         {

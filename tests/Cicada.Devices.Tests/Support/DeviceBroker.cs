@@ -4,7 +4,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using Cicada.Http.Tests.Support;
 
 // The suite drives Linux tools (curl, mosquitto clients, coap-client, python).
 [assembly: System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
@@ -18,10 +17,10 @@ public sealed class DeviceBroker : IAsyncLifetime
     private Process? _process;
     private readonly string _data = Path.Combine(Path.GetTempPath(), "cicada-devices-tests-" + Guid.NewGuid().ToString("N"));
 
-    public int MqttPort { get; } = FreeTcpPort();
-    public int HttpPort { get; } = FreeTcpPort();
-    public int AmqpPort { get; } = FreeTcpPort();
-    public int CoapPort { get; } = FreeUdpPort();
+    public int MqttPort { get; } = TestPorts.FreeTcpPort();
+    public int HttpPort { get; } = TestPorts.FreeTcpPort();
+    public int AmqpPort { get; } = TestPorts.FreeTcpPort();
+    public int CoapPort { get; } = TestPorts.FreeUdpPort();
     public string BaseUrl => $"http://127.0.0.1:{HttpPort}";
     public string Devices => BaseUrl + "/api/v1/devices";
 
@@ -161,20 +160,6 @@ public sealed class DeviceBroker : IAsyncLifetime
         }
 
         return condition();
-    }
-
-    private static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static int FreeUdpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }
 

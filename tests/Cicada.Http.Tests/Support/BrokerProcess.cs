@@ -18,8 +18,8 @@ public sealed class BrokerProcess : IAsyncDisposable
     {
         DataDirectory = dataDirectory;
         OwnsData = ownsData;
-        MqttPort = Ports.FreeTcpPort();
-        HttpPort = Ports.FreeTcpPort();
+        MqttPort = TestPorts.FreeTcpPort();
+        HttpPort = TestPorts.FreeTcpPort();
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -168,16 +168,6 @@ public sealed class BrokerFixture : IAsyncLifetime
         {
             await _broker.DisposeAsync();
         }
-    }
-}
-
-internal static class Ports
-{
-    public static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

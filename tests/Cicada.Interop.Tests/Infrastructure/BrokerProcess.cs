@@ -41,7 +41,6 @@ public sealed record BrokerSettings
 /// </summary>
 public sealed class BrokerProcess : IAsyncDisposable
 {
-    private static readonly HashSet<int> UsedPorts = [];
     private readonly BrokerSettings _settings;
     private readonly string _workDirectory;
     private readonly StringBuilder _history = new();
@@ -54,7 +53,7 @@ public sealed class BrokerProcess : IAsyncDisposable
         _workDirectory = Directory.CreateTempSubdirectory("cicada-it-").FullName;
         DataDirectory = Path.Combine(_workDirectory, "data");
         Directory.CreateDirectory(DataDirectory);
-        Port = FreePort();
+        Port = TestPorts.FreeTcpPort();
     }
 
     public static BrokerKind Kind { get; } = ReadKind();
@@ -105,7 +104,7 @@ public sealed class BrokerProcess : IAsyncDisposable
                 throw new InvalidOperationException($"The {Kind} broker exited during start-up ({result.ExitCode}).\n{Output}");
             }
 
-            if (await AcceptsConnectionsAsync() && !_process.HasExited)
+            if (await TestPorts.AcceptsAsync(Port) && !_process.HasExited)
             {
                 return;
             }
@@ -295,62 +294,12 @@ public sealed class BrokerProcess : IAsyncDisposable
         return ExternalProcess.Start(executable, ["-c", _configFile!]);
     }
 
-    private async Task<bool> AcceptsConnectionsAsync()
-    {
-        using var probe = new TcpClient();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-        try
-        {
-            await probe.ConnectAsync(IPAddress.Loopback, Port, timeout.Token);
-            return true;
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
     private void ArchiveOutput()
     {
         if (_process is not null)
         {
             _history.AppendLine("=== previous broker run ===").AppendLine(_process.AllOutput);
         }
-    }
-
-    /// <summary>
-    /// A port that is free now and was never handed out before in this test run. Ports come from
-    /// 20000–32767, below Linux's ephemeral range (32768–60999): an ephemeral port released by a
-    /// probe listener can be taken at once by any outgoing client connection, or handed to the next
-    /// fixture starting in parallel — and a broker that then fails to bind would have its readiness
-    /// probe answered by somebody else's listener.
-    /// </summary>
-    private static int FreePort()
-    {
-        lock (UsedPorts)
-        {
-            for (var attempt = 0; attempt < 1000; attempt++)
-            {
-                var port = Random.Shared.Next(20000, 32768);
-                if (!UsedPorts.Add(port))
-                {
-                    continue;
-                }
-
-                try
-                {
-                    using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                    probe.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                    return port;
-                }
-                catch (SocketException)
-                {
-                    // In use by someone else; try another.
-                }
-            }
-        }
-
-        throw new InvalidOperationException("No free TCP port found in 20000–32767.");
     }
 
     private static BrokerKind ReadKind()

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using Cicada.Interop.Tests.Infrastructure;
 
 namespace Cicada.Security.Tests.Infrastructure;
 
@@ -144,9 +143,9 @@ public sealed class SecureBroker : IAsyncDisposable
         var configFile = Path.Combine(directory, "cicada.json");
         File.WriteAllText(configFile, JsonSerializer.Serialize(config));
 
-        var port = FreePort();
-        var tlsPort = settings.Tls ? FreePort() : 0;
-        var (httpPort, coapPort, amqpPort) = settings.AllEdges ? (FreePort(), FreeUdpPort(), FreePort()) : (settings.Http ? FreePort() : 0, 0, 0);
+        var port = TestPorts.FreeTcpPort();
+        var tlsPort = settings.Tls ? TestPorts.FreeTcpPort() : 0;
+        var (httpPort, coapPort, amqpPort) = settings.AllEdges ? (TestPorts.FreeTcpPort(), TestPorts.FreeUdpPort(), TestPorts.FreeTcpPort()) : (settings.Http ? TestPorts.FreeTcpPort() : 0, 0, 0);
         string Listen(int edgePort) => edgePort == 0 ? "off" : $"127.0.0.1:{edgePort}";
         List<string> arguments =
         [
@@ -154,7 +153,7 @@ public sealed class SecureBroker : IAsyncDisposable
             "--http", Listen(httpPort), "--coap", Listen(coapPort), "--amqp", Listen(amqpPort),
             "--storage", "memory", "--data", Path.Combine(directory, "data"), "--config", configFile,
         ];
-        var (amqpsPort, httpsPort) = settings.TlsEdges ? (FreePort(), FreePort()) : (0, 0);
+        var (amqpsPort, httpsPort) = settings.TlsEdges ? (TestPorts.FreeTcpPort(), TestPorts.FreeTcpPort()) : (0, 0);
         // With a certificate, AMQPS and HTTPS would otherwise open on their fixed default ports.
         arguments.AddRange(settings.TlsEdges
             ? ["--amqps", $"127.0.0.1:{amqpsPort}", "--https", $"127.0.0.1:{httpsPort}"]
@@ -234,32 +233,6 @@ public sealed class SecureBroker : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private static readonly HashSet<int> UsedPorts = [];
-
-    private static int FreePort()
-    {
-        lock (UsedPorts)
-        {
-            while (true)
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, 0);
-                listener.Start();
-                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-                if (UsedPorts.Add(port))
-                {
-                    return port;
-                }
-            }
-        }
-    }
-
-    internal static int FreeUdpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     private static string FindRepositoryRoot()
