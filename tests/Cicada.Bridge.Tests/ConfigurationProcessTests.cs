@@ -17,7 +17,7 @@ public sealed class ConfigurationProcessTests
                 """);
 
             await using var cicada = ExternalProcess.Start("dotnet",
-                [CicadaBroker.ServerDll, "--mqtt", "off", "--http", "off", "--coap", "off", "--amqp", "off", "--storage", "memory", "--config", config]);
+                [Repository.ServerDll, "--mqtt", "off", "--http", "off", "--coap", "off", "--amqp", "off", "--storage", "memory", "--config", config]);
 
             Assert.Equal(2, (await cicada.WaitForExitAsync(Timeouts.Wait)).ExitCode);
             Assert.Contains(cicada.Lines, l => l.Contains("Bridges:0:Topics:0:Direction: 'sideways' is not in, out or both", StringComparison.Ordinal));

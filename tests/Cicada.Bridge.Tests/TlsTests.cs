@@ -16,7 +16,7 @@ public sealed class TlsTests
         var pki = Directory.CreateTempSubdirectory("cicada-bridge-pki-").FullName;
         try
         {
-            await using (var cert = ExternalProcess.Start("dotnet", [CicadaBroker.ServerDll, "cert", "dev", "--out", pki]))
+            await using (var cert = ExternalProcess.Start("dotnet", [Repository.ServerDll, "cert", "dev", "--out", pki]))
             {
                 var result = await cert.WaitForExitAsync(Timeouts.Wait);
                 Assert.True(result.ExitCode == 0, result.ToString());

@@ -25,7 +25,7 @@ public sealed class EdgeRateLimitTests
     public async Task Amqp091_PublishRate_ClosesTheChannel406_ConnectionLivesOn_CountedAndLogged()
     {
         await using var broker = await StartAsync(burst: 5);
-        var script = Path.Combine(SecureBroker.RepositoryRoot, "tests", "Cicada.Security.Tests", "clients", "pika_rate.py");
+        var script = Path.Combine(Repository.Root, "tests", "Cicada.Security.Tests", "clients", "pika_rate.py");
         var result = await ExternalProcess.RunAsync("/usr/bin/python3", [script, SecureBroker.Invariant(broker.AmqpPort), "5"], Timeouts.ExternalClient);
         Assert.True(result.ExitCode == 0 && result.StandardOutput.Contains("OK"), $"pika failed:\n{result}\n--- broker ---\n{broker.Output}");
 

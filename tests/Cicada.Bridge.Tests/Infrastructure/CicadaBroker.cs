@@ -35,8 +35,6 @@ public sealed class CicadaBroker : IAsyncDisposable
 
     public string Output => string.Join('\n', Lines);
 
-    public static string ServerDll { get; } = FindServerDll();
-
     public static async Task<CicadaBroker> StartAsync(params object[] bridges)
     {
         var broker = new CicadaBroker(bridges);
@@ -60,9 +58,9 @@ public sealed class CicadaBroker : IAsyncDisposable
             await _process.DisposeAsync();
         }
 
-        _process = ExternalProcess.Start(DotnetHost,
+        _process = ExternalProcess.Start(Repository.DotnetHost,
         [
-            ServerDll, "--mqtt", $"127.0.0.1:{Port}", "--http", "off", "--coap", "off", "--amqp", "off",
+            Repository.ServerDll, "--mqtt", $"127.0.0.1:{Port}", "--http", "off", "--coap", "off", "--amqp", "off",
             "--storage", "sqlite", "--data", Path.Combine(_directory, "data"), "--config", _configFile,
         ]);
         var deadline = DateTime.UtcNow + Timeouts.Wait;
@@ -114,23 +112,5 @@ public sealed class CicadaBroker : IAsyncDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static string DotnetHost =>
-        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-
-    private static string FindServerDll()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Cicada.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
-            ? "Debug"
-            : "Release";
-        return Path.Combine(dir?.FullName ?? throw new InvalidOperationException("Cicada.slnx not found"),
-            "src", "Cicada.Server", "bin", configuration, "net10.0", "Cicada.Server.dll");
     }
 }

@@ -41,7 +41,7 @@ public sealed class DeviceBroker : IAsyncLifetime
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in new[]
         {
-            Repo.ServerDll, "--mqtt", $"127.0.0.1:{MqttPort}", "--http", $"127.0.0.1:{HttpPort}", "--coap", $"127.0.0.1:{CoapPort}",
+            Repository.ServerDll, "--mqtt", $"127.0.0.1:{MqttPort}", "--http", $"127.0.0.1:{HttpPort}", "--coap", $"127.0.0.1:{CoapPort}",
             "--amqp", $"127.0.0.1:{AmqpPort}", "--storage", "memory", "--data", _data,
         })
         {
@@ -165,25 +165,5 @@ public sealed class DeviceBroker : IAsyncLifetime
 
 internal static class Repo
 {
-    public static string Root { get; } = FindRoot();
-
-    public static string Configuration { get; } =
-        new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
-
-    public static string ServerDll { get; } = Path.Combine(Root, "src", "Cicada.Server", "bin", Configuration, "net10.0", "Cicada.Server.dll");
-
-    public static string Clients { get; } = Path.Combine(Root, "tests", "Cicada.Devices.Tests", "clients");
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Cicada.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Cicada.slnx not found above " + AppContext.BaseDirectory);
-    }
+    public static string Clients { get; } = Path.Combine(Repository.Root, "tests", "Cicada.Devices.Tests", "clients");
 }

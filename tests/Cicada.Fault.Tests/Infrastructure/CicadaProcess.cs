@@ -94,7 +94,7 @@ public sealed class CicadaProcess : IAsyncDisposable
             await _process.DisposeAsync();
         }
 
-        _process = ExternalProcess.Start(DotnetHost, Arguments(), _settings.Environment);
+        _process = ExternalProcess.Start(Repository.DotnetHost, Arguments(), _settings.Environment);
         var deadline = DateTime.UtcNow + Timeouts.BrokerStart;
         foreach (var port in new[] { MqttPort, HttpPort, AmqpPort }.Where(p => p != 0))
         {
@@ -193,7 +193,7 @@ public sealed class CicadaProcess : IAsyncDisposable
         string Listen(int port) => port == 0 ? "off" : $"127.0.0.1:{port}";
         return
         [
-            ServerDll,
+            Repository.ServerDll,
             "--mqtt", Listen(MqttPort),
             "--http", Listen(HttpPort),
             "--amqp", Listen(AmqpPort),
@@ -201,34 +201,5 @@ public sealed class CicadaProcess : IAsyncDisposable
             "--storage", _settings.Sqlite ? "sqlite" : "memory",
             "--data", DataDirectory,
         ];
-    }
-
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
-
-    private static string ServerDll
-    {
-        get
-        {
-            // …/tests/Cicada.Fault.Tests/bin/<Configuration>/net10.0/
-            var parts = AppContext.BaseDirectory.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
-            var bin = Array.LastIndexOf(parts, "bin");
-            var configuration = bin >= 0 && bin + 1 < parts.Length ? parts[bin + 1] : "Debug";
-            return Path.Combine(RepositoryRoot, "src", "Cicada.Server", "bin", configuration, "net10.0", "Cicada.Server.dll");
-        }
-    }
-
-    private static string DotnetHost => System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Cicada.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Cicada.slnx above {AppContext.BaseDirectory}.");
     }
 }

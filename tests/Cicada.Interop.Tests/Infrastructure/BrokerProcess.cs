@@ -153,12 +153,6 @@ public sealed class BrokerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The repository root: the first ancestor of the test assembly holding <c>Cicada.slnx</c>.</summary>
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
-
-    /// <summary>Debug or Release — whichever the test assembly itself was built with.</summary>
-    public static string BuildConfiguration { get; } = FindBuildConfiguration();
-
     /// <summary>
     /// The server this repository builds, unless <c>CICADA_SERVER_DLL</c> names another build
     /// (a published one, or another checkout's) to run the same suite against.
@@ -166,9 +160,7 @@ public sealed class BrokerProcess : IAsyncDisposable
     public static string CicadaServerDll =>
         Environment.GetEnvironmentVariable("CICADA_SERVER_DLL") is { Length: > 0 } overridden
             ? Path.GetFullPath(overridden)
-            : Path.Combine(RepositoryRoot, "src", "Cicada.Server", "bin", BuildConfiguration, "net10.0", "Cicada.Server.dll");
-
-    private static string DotnetHost => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+            : Repository.ServerDll;
 
     private async Task PrepareAsync()
     {
@@ -180,7 +172,7 @@ public sealed class BrokerProcess : IAsyncDisposable
             foreach (var (user, password) in users)
             {
                 var result = Kind == BrokerKind.Cicada
-                    ? await ExternalProcess.RunAsync(DotnetHost, [CicadaServerDll, "passwd", "--file", usersFile, user, "--password", password])
+                    ? await ExternalProcess.RunAsync(Repository.DotnetHost, [CicadaServerDll, "passwd", "--file", usersFile, user, "--password", password])
                     : await ExternalProcess.RunAsync("mosquitto_passwd", first ? ["-b", "-c", usersFile, user, password] : ["-b", usersFile, user, password]);
                 Assert.True(result.ExitCode == 0, $"Creating the users file with the {Kind} password tool failed: {result}");
                 first = false;
@@ -285,7 +277,7 @@ public sealed class BrokerProcess : IAsyncDisposable
             environment["CICADA_MQTT__MAXPACKETSIZE"] = max.ToString(CultureInfo.InvariantCulture);
         }
 
-        return ExternalProcess.Start(DotnetHost, arguments, environment);
+        return ExternalProcess.Start(Repository.DotnetHost, arguments, environment);
     }
 
     private ExternalProcess StartMosquitto()
@@ -311,26 +303,5 @@ public sealed class BrokerProcess : IAsyncDisposable
             "MOSQUITTO" => BrokerKind.Mosquitto,
             _ => throw new InvalidOperationException($"CICADA_TEST_BROKER must be 'cicada' or 'mosquitto', not '{value}'."),
         };
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Cicada.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Cicada.slnx above {AppContext.BaseDirectory}.");
-    }
-
-    private static string FindBuildConfiguration()
-    {
-        // …/tests/Cicada.Interop.Tests/bin/<Configuration>/net10.0/
-        var parts = AppContext.BaseDirectory.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
-        var bin = Array.LastIndexOf(parts, "bin");
-        return bin >= 0 && bin + 1 < parts.Length ? parts[bin + 1] : "Debug";
     }
 }

@@ -89,16 +89,9 @@ public sealed class SecureBroker : IAsyncDisposable
 
     public string Output => _process.AllOutput;
 
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
-
-    /// <summary>Release or Debug, as this test assembly was built.</summary>
-    public static string BuildConfiguration { get; } = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-
-    public static string ServerDll => Path.Combine(RepositoryRoot, "src", "Cicada.Server", "bin", BuildConfiguration, "net10.0", "Cicada.Server.dll");
-
     /// <summary>Runs the <c>cicada</c> command line (a subcommand) to completion.</summary>
     public static Task<ProcessResult> RunCicadaAsync(params string[] arguments) =>
-        ExternalProcess.RunAsync("dotnet", [ServerDll, .. arguments], Timeouts.ExternalClient);
+        ExternalProcess.RunAsync("dotnet", [Repository.ServerDll, .. arguments], Timeouts.ExternalClient);
 
     public static async Task<SecureBroker> StartAsync(SecureBrokerSettings settings)
     {
@@ -149,7 +142,7 @@ public sealed class SecureBroker : IAsyncDisposable
         string Listen(int edgePort) => edgePort == 0 ? "off" : $"127.0.0.1:{edgePort}";
         List<string> arguments =
         [
-            ServerDll, "--mqtt", $"127.0.0.1:{port}", "--mqtts", settings.Tls ? $"127.0.0.1:{tlsPort}" : "off",
+            Repository.ServerDll, "--mqtt", $"127.0.0.1:{port}", "--mqtts", settings.Tls ? $"127.0.0.1:{tlsPort}" : "off",
             "--http", Listen(httpPort), "--coap", Listen(coapPort), "--amqp", Listen(amqpPort),
             "--storage", "memory", "--data", Path.Combine(directory, "data"), "--config", configFile,
         ];
@@ -233,19 +226,6 @@ public sealed class SecureBroker : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Cicada.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Cicada.slnx above {AppContext.BaseDirectory}.");
     }
 
     public async ValueTask DisposeAsync()
