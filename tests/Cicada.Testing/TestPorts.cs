@@ -46,6 +46,24 @@ public static class TestPorts
         throw new InvalidOperationException($"No free {type} port found in 10000–32767.");
     }
 
+    /// <summary>
+    /// Polls until <paramref name="process"/> accepts TCP connections on <paramref name="port"/>;
+    /// throws with <paramref name="output"/> if it exits first or <paramref name="timeout"/> passes.
+    /// </summary>
+    public static async Task WaitUntilListeningAsync(ExternalProcess process, int port, TimeSpan timeout, string name, Func<string> output)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await AcceptsAsync(port))
+        {
+            if (process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"{name} did not start on port {port}.\n{output()}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>Whether something accepts TCP connections on the loopback <paramref name="port"/> (within a second).</summary>
     public static async Task<bool> AcceptsAsync(int port)
     {

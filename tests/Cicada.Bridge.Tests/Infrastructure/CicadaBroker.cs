@@ -63,16 +63,7 @@ public sealed class CicadaBroker : IAsyncDisposable
             Repository.ServerDll, "--mqtt", $"127.0.0.1:{Port}", "--http", "off", "--coap", "off", "--amqp", "off",
             "--storage", "sqlite", "--data", Path.Combine(_directory, "data"), "--config", _configFile,
         ]);
-        var deadline = DateTime.UtcNow + Timeouts.Wait;
-        while (!await TestPorts.AcceptsAsync(Port))
-        {
-            if (_process.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"cicada did not start on port {Port}.\n{Output}");
-            }
-
-            await Task.Delay(50);
-        }
+        await TestPorts.WaitUntilListeningAsync(_process, Port, Timeouts.Wait, "cicada", () => Output);
     }
 
     public async Task StopAsync() => await _process!.TerminateAsync(Timeouts.Wait);

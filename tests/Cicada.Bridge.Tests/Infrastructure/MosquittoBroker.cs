@@ -73,16 +73,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
 
         var executable = File.Exists("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : "mosquitto";
         _process = ExternalProcess.Start(executable, ["-c", _configFile]);
-        var deadline = DateTime.UtcNow + Timeouts.Wait;
-        while (!await TestPorts.AcceptsAsync(Port))
-        {
-            if (_process.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"mosquitto did not start on port {Port}.\n{Output}");
-            }
-
-            await Task.Delay(50);
-        }
+        await TestPorts.WaitUntilListeningAsync(_process, Port, Timeouts.Wait, "mosquitto", () => Output);
     }
 
     /// <summary>SIGTERM: mosquitto saves its database (persistent sessions and their queues) and exits.</summary>
