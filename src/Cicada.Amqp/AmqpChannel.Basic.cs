@@ -85,6 +85,7 @@ internal sealed partial class AmqpChannel
 
             if (header.BodySize > (ulong)_connection.Edge.Options.MaxMessageSize)
             {
+                _connection.Edge.Limiter?.Refused("message-size", "amqp", _connection.Remote, $"message of {header.BodySize} bytes (Amqp:MaxMessageSize)");
                 _publish = null;
                 _closing = false;
                 Throw.Channel(ReplyCode.PreconditionFailed,

@@ -144,6 +144,11 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
                         var text = status == FrameStatus.TooLarge
                             ? $"frame size {size + FrameType.Overhead} exceeds the negotiated frame-max {_frameMax}"
                             : "frame does not end with frame-end (0xCE)";
+                        if (status == FrameStatus.TooLarge)
+                        {
+                            _edge.Limiter?.Counted("frame-size"); // the connection error logs the line
+                        }
+
                         stop = await FailConnectionAsync(new AmqpException(ReplyCode.FrameError, text, 0, connectionLevel: true), drain: false);
                         break;
                     }
@@ -406,6 +411,7 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
         {
             if (now - _openedAt > TimeSpan.FromSeconds(_edge.Broker.Options.ConnectTimeoutSeconds))
             {
+                _edge.Limiter?.Refused("connect-timeout", "amqp", Remote, "no connection.open within Broker:ConnectTimeoutSeconds");
                 Abort("no connection.open within the connect timeout");
             }
 

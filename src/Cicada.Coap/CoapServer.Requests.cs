@@ -141,6 +141,13 @@ public sealed partial class CoapServer
             {
                 return Error(request, CoapCode.ProxyingNotSupported, "not a proxy");
             }
+
+            // RFC 7252 §3.2: a string option is UTF-8. Decoded leniently, an invalid Uri-Path became
+            // a topic with U+FFFD in it, and the publish was accepted (2.01; found by the raw-socket suite).
+            if (!bad && option.Number is CoapOptionNumber.UriPath or CoapOptionNumber.UriQuery && !System.Text.Unicode.Utf8.IsValid(option.Value.Span))
+            {
+                return Error(request, CoapCode.BadRequest, $"option {option.Number} is not UTF-8 (RFC 7252 §3.2)");
+            }
         }
 
         return null;
