@@ -161,15 +161,32 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
                     {
                         stop = await FailConnectionAsync(ex, drain: true);
                     }
+
+                    if (_publishWait is not null)
+                    {
+                        break; // paced: the frames after this publish wait in the pipe
+                    }
                 }
             }
             finally
             {
-                _input.AdvanceTo(buffer.Start, buffer.End);
+                // Paced with frames left: they are unread, not examined, so the next read returns them.
+                _input.AdvanceTo(buffer.Start, _publishWait is null ? buffer.End : buffer.Start);
             }
 
             await WriteResponsesAsync();
             RunAfterFlush();
+            if (stop is null && _publishWait is { } wait)
+            {
+                // Back-pressure (Broker:OverflowPolicy): a subscriber this publish reached is backed
+                // up, so no further frame is read until it caught up or the broker's bounded wait ran
+                // out; TCP then slows the publisher, with or without confirms.
+                _publishWait = null;
+                Volatile.Write(ref _lastReceived, Environment.TickCount64);
+                await wait;
+                Volatile.Write(ref _lastReceived, Environment.TickCount64);
+            }
+
             if (stop is not null)
             {
                 if (stop == ClientClosed)
@@ -184,6 +201,17 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
             {
                 return null;
             }
+        }
+    }
+
+    private Task? _publishWait;
+
+    /// <summary>Read no further frame before <paramref name="backpressure"/> completes (see the read loop).</summary>
+    internal void PaceBy(Task backpressure)
+    {
+        if (_publishWait is null || _publishWait.IsCompleted)
+        {
+            _publishWait = backpressure;
         }
     }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
 using Cicada.Fault.Tests.Infrastructure;
+using RabbitMQ.Client;
 using Xunit.Abstractions;
 
 namespace Cicada.Fault.Tests;
@@ -23,10 +24,45 @@ public sealed class BackpressureTests(ITestOutputHelper output)
     [Fact]
     public async Task Slow_draining_subscriber_loses_no_QoS_0_message_of_a_flood_20_times_its_queue_bound()
     {
-        await using var server = await CicadaProcess.StartAsync(new ServerSettings
+        await using var server = await StartAsync();
+        var topic = $"fanin/{Guid.NewGuid():N}";
+        var publishers = new List<WireClient>();
+        try
+        {
+            for (var p = 0; p < Publishers; p++)
+            {
+                publishers.Add(await WireClient.ConnectAsync(server.MqttPort, $"flood-{p}"));
+            }
+
+            await FloodIntoSlowSubscriberAsync(server, topic,
+                () => Task.WhenAll(publishers.Select((client, p) => FloodAsync(client, $"{topic}/{p}", p))));
+        }
+        finally
+        {
+            foreach (var client in publishers)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AMQP_publishers_without_confirms_are_slowed_too_and_lose_nothing()
+    {
+        // basic.publish has no acknowledgement to hold back (no confirms): the AMQP connection
+        // reads no further frame until the backed-up subscriber caught up, as the MQTT edge does.
+        await using var server = await StartAsync(amqp: true);
+        var topic = $"fanin/{Guid.NewGuid():N}";
+        await FloodIntoSlowSubscriberAsync(server, topic,
+            () => Task.WhenAll(Enumerable.Range(0, Publishers).Select(p => FloodAmqpAsync(server.AmqpPort, $"{topic}/{p}".Replace('/', '.')))));
+    }
+
+    private static Task<CicadaProcess> StartAsync(bool amqp = false) =>
+        CicadaProcess.StartAsync(new ServerSettings
         {
             Sqlite = false,
             Http = true,
+            Amqp = amqp,
             Environment = new Dictionary<string, string>
             {
                 ["CICADA_BROKER__MAXQUEUEDMESSAGES"] = $"{QueueBound}",
@@ -36,39 +72,42 @@ public sealed class BackpressureTests(ITestOutputHelper output)
                 ["CICADA_BROKER__BACKPRESSUREMAXWAITMILLISECONDS"] = "60000",
             },
         });
-        var topic = $"fanin/{Guid.NewGuid():N}";
+
+    /// <summary>Subscribes slowly to <c>{topic}/+</c>, runs the flood, and checks nothing was lost.</summary>
+    private async Task FloodIntoSlowSubscriberAsync(CicadaProcess server, string topic, Func<Task> flood)
+    {
         using var subscriber = await SubscribeAsync(server.MqttPort, topic + "/+");
         var reading = Task.Run(() => ReadSlowlyAsync(subscriber.GetStream(), Publishers * PerPublisher));
 
-        var publishers = new List<WireClient>();
-        try
-        {
-            for (var p = 0; p < Publishers; p++)
-            {
-                publishers.Add(await WireClient.ConnectAsync(server.MqttPort, $"flood-{p}"));
-            }
+        await flood();
+        var (counts, outOfOrder, total) = await reading.WaitAsync(TimeSpan.FromMinutes(3));
 
-            await Task.WhenAll(publishers.Select((client, p) => FloodAsync(client, $"{topic}/{p}", p)));
-            var (counts, outOfOrder, total) = await reading.WaitAsync(TimeSpan.FromMinutes(3));
+        var dropped = await server.MetricAsync("cicada_messages_dropped_total");
+        var throttled = await server.MetricAsync("cicada_publishes_throttled_total");
+        output.WriteLine($"received per publisher: {string.Join(", ", counts)}; dropped {dropped}; throttled publishes {throttled}");
+        Assert.Equal(Enumerable.Repeat(PerPublisher, Publishers), counts);
+        Assert.Equal(0, outOfOrder);
+        Assert.Equal(Publishers * PerPublisher, total);
+        Assert.Equal(0, dropped);
+        // The flood (20 MB) is far more than the queue (1 MB) and the socket buffers hold: it
+        // got through only because publishers were made to wait.
+        Assert.True(throttled > 0, "No publish was throttled: the test did not exercise back-pressure.");
+    }
 
-            var dropped = await server.MetricAsync("cicada_messages_dropped_total");
-            var throttled = await server.MetricAsync("cicada_publishes_throttled_total");
-            output.WriteLine($"received per publisher: {string.Join(", ", counts)}; dropped {dropped}; throttled publishes {throttled}");
-            Assert.Equal(Enumerable.Repeat(PerPublisher, Publishers), counts);
-            Assert.Equal(0, outOfOrder);
-            Assert.Equal(Publishers * PerPublisher, total);
-            Assert.Equal(0, dropped);
-            // The flood (20 MB) is far more than the queue (1 MB) and the socket buffers hold: it
-            // got through only because publishers were made to wait.
-            Assert.True(throttled > 0, "No publish was throttled: the test did not exercise back-pressure.");
-        }
-        finally
+    /// <summary>basic.publish to amq.topic without confirms, as fast as the socket takes them.</summary>
+    private static async Task FloodAmqpAsync(int port, string routingKey)
+    {
+        var padding = new string('x', PayloadSize - 8);
+        await using var connection = await ConfirmingPublisher.ConnectAsync(port);
+        await using var channel = await connection.CreateChannelAsync();
+        var properties = new BasicProperties();
+        for (var seq = 0; seq < PerPublisher; seq++)
         {
-            foreach (var client in publishers)
-            {
-                await client.DisposeAsync();
-            }
+            await channel.BasicPublishAsync("amq.topic", routingKey, mandatory: false, properties, Encoding.UTF8.GetBytes($"{seq:D7}|{padding}"));
         }
+
+        // channel.close / close-ok: the broker has read every publish before it.
+        await channel.CloseAsync(200, "done", abort: false);
     }
 
     /// <summary>QoS 0 publishes in batches, as fast as the socket takes them; the payload starts with the sequence number.</summary>
