@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net.Http;
-using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 
 namespace Cicada.Security.Tests;

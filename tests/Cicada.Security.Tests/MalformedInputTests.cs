@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net.Http;
 using System.Text;
-using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 
 namespace Cicada.Security.Tests;

@@ -46,7 +46,6 @@ public sealed partial class HttpHookAuthenticator : IAuthenticator, IDisposable
     private readonly ConcurrentDictionary<string, CachedAnswer> _cache = new(StringComparer.Ordinal);
     private long _nextWarningTicks;
     private long _failuresSinceWarning;
-    private long _hookCalls;
 
     public HttpHookAuthenticator(UsersFileAuthenticator users, IOptions<AuthOptions> options, ILogger<HttpHookAuthenticator> logger,
         TimeProvider? time = null, HttpMessageHandler? handler = null)
@@ -73,9 +72,6 @@ public sealed partial class HttpHookAuthenticator : IAuthenticator, IDisposable
             MaxResponseContentBufferSize = MaxResponseBytes,
         };
     }
-
-    /// <summary>Requests sent to the hook (cache misses); for tests and to check the cache works.</summary>
-    public long HookCalls => Interlocked.Read(ref _hookCalls);
 
     /// <summary>Answers held now (for tests of the bound).</summary>
     internal int CachedAnswers => _cache.Count;
@@ -127,7 +123,6 @@ public sealed partial class HttpHookAuthenticator : IAuthenticator, IDisposable
     /// <summary>The hook's answer, or null when it gave none we accept (logged, not cached).</summary>
     private async Task<bool?> AskAsync(HookRequest body, AuthRequest request, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _hookCalls);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_timeout);
         try

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using Cicada.Interop.Tests.Infrastructure;
 
 namespace Cicada.Fuzz.Tests.Http;
 
@@ -41,10 +40,10 @@ public sealed class HttpFuzzBroker : IAsyncDisposable
         var directory = Directory.CreateTempSubdirectory("cicada-httpfuzz-").FullName;
         var acl = Path.Combine(directory, "acl");
         await File.WriteAllTextAsync(acl, Acl);
-        var port = FreePort();
+        var port = TestPorts.FreeTcpPort();
         var process = ExternalProcess.Start("dotnet",
         [
-            ServerDll, "--mqtt", "off", "--mqtts", "off", "--amqp", "off", "--amqps", "off", "--coap", "off", "--https", "off",
+            Repository.ServerDll, "--mqtt", "off", "--mqtts", "off", "--amqp", "off", "--amqps", "off", "--coap", "off", "--https", "off",
             "--http", $"127.0.0.1:{port}", "--storage", "memory", "--data", Path.Combine(directory, "data"),
         ], new Dictionary<string, string>
         {
@@ -91,29 +90,5 @@ public sealed class HttpFuzzBroker : IAsyncDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static string ServerDll
-    {
-        get
-        {
-            var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-            for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-            {
-                if (File.Exists(Path.Combine(directory.FullName, "Cicada.slnx")))
-                {
-                    return Path.Combine(directory.FullName, "src", "Cicada.Server", "bin", configuration, "net10.0", "Cicada.Server.dll");
-                }
-            }
-
-            throw new InvalidOperationException($"No Cicada.slnx above {AppContext.BaseDirectory}.");
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
