@@ -126,7 +126,9 @@ internal sealed partial class MqttConnection
         if (publish.Qos != QoS.AtMostOnce && !resent
             && _unackedQos1 + _link!.Session.ReceivedIdCount >= _edge.Options.ReceiveMaximum)
         {
-            // MQTT 5 §3.3.4: more unacknowledged QoS 1/2 publishes than our Receive Maximum.
+            // MQTT 5 §3.3.4: more unacknowledged QoS 1/2 publishes than our Receive Maximum (the
+            // in-flight limit, Mqtt:ReceiveMaximum): counted here, logged once by the protocol error.
+            _edge.Limiter?.Counted("receive-maximum");
             ThrowHelper.ProtocolError("MQTT-3.3.4-7", "Receive Maximum exceeded", (byte)ReasonCode.ReceiveMaximumExceeded);
         }
 

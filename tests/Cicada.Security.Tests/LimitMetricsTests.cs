@@ -13,7 +13,7 @@ namespace Cicada.Security.Tests;
 public sealed class LimitMetricsTests
 {
     [Fact]
-    public async Task PacketSize_FrameSize_AndConnectTimeout_AreCountedAndLogged()
+    public async Task PacketSize_InFlight_FrameSize_AndConnectTimeout_AreCountedAndLogged()
     {
         await using var broker = await SecureBroker.StartAsync(new SecureBrokerSettings
         {
@@ -22,6 +22,7 @@ public sealed class LimitMetricsTests
             {
                 ["Mqtt:MaxPacketSize"] = "1024",
                 ["Broker:ConnectTimeoutSeconds"] = "1",
+                ["Mqtt:ReceiveMaximum"] = "2",
             },
         });
 
@@ -39,6 +40,25 @@ public sealed class LimitMetricsTests
 
         await broker.WaitForLogAsync("MQTT-3.2.2-15"); // the edge's own line; the limit is counted, not logged twice
 
+        // MQTT 5 §3.3.4 in-flight limit (Mqtt:ReceiveMaximum 2): a third unacknowledged QoS 2
+        // publish (never PUBREL'd) is DISCONNECT 0x93.
+        await using (var v5 = await RawMqttClient.OpenAsync(broker.Port))
+        {
+            await v5.SendAsync(V5Packets.Connect(new V5Connect { ClientId = "limit-inflight" }));
+            await v5.ReadPacketAsync(PacketType.ConnAck);
+            var burst = new List<byte>();
+            for (var id = 1; id <= 3; id++)
+            {
+                burst.AddRange(V5Packets.Publish("limits/inflight", "x", qos: 2, packetId: (ushort)id));
+            }
+
+            await v5.SendIgnoringErrorsAsync([.. burst]);
+            var packets = await v5.ExpectClosedAsync();
+            Assert.Equal(0x93, packets[^1].DisconnectReason());
+        }
+
+        await broker.WaitForLogAsync("Receive Maximum exceeded");
+
         // AMQP 0-9-1 §4.2.3: before tune-ok frame-max is 4096; a frame announcing 1 MiB is a 501.
         var amqp = await RawWire.TcpAsync(broker.AmqpPort, [AmqpWire.ProtocolHeader, [1, 0, 0, 0, 0x10, 0, 0]], reply: AmqpWire.CloseOkWhenClosed);
         Assert.Equal(501, AmqpWire.CloseCode(amqp.Received));
@@ -46,7 +66,7 @@ public sealed class LimitMetricsTests
 
         using var http = new HttpClient { Timeout = Timeouts.Packet };
         var metrics = await http.GetStringAsync($"http://127.0.0.1:{SecureBroker.Invariant(broker.HttpPort)}/metrics");
-        foreach (var limit in new[] { "connect-timeout", "packet-size", "frame-size" })
+        foreach (var limit in new[] { "connect-timeout", "packet-size", "receive-maximum", "frame-size" })
         {
             var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("cicada_limits_exceeded_total{", StringComparison.Ordinal)
                 && l.Contains($"limit=\"{limit}\"", StringComparison.Ordinal));
