@@ -74,4 +74,42 @@ public sealed class LimitMetricsTests
             Assert.True(double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture) >= 1, line);
         }
     }
+
+    [Fact]
+    public async Task AmqpMessageSize_AndCoapBodySize_AreCountedAndLogged()
+    {
+        await using var broker = await SecureBroker.StartAsync(new SecureBrokerSettings
+        {
+            AllEdges = true,
+            Configuration = new Dictionary<string, string>
+            {
+                ["Amqp:MaxMessageSize"] = "1024",
+                ["Coap:MaxBodySize"] = "64",
+            },
+        });
+
+        // RFC 7252 §5.9.2.9 / RFC 7959 §2.9.3: a body over Coap:MaxBodySize is 4.13.
+        var (answer, _) = await RawWire.UdpAsync(broker.CoapPort, CoapWire.Put(0x5151, "limits/coap", new byte[200]), Timeouts.Packet);
+        Assert.NotNull(answer);
+        Assert.Equal("4.13", CoapWire.Code(answer));
+        await broker.WaitForLogAsync("refused by limit body-size");
+
+        // A message over Amqp:MaxMessageSize: the channel closes with 406 PRECONDITION_FAILED
+        // (RabbitMQ's max_message_size answer), announced by the content header's body size.
+        var amqp = await RawWire.TcpAsync(broker.AmqpPort,
+            [.. AmqpWire.Handshake(), AmqpWire.ChannelOpen(1), .. AmqpWire.Publish(1, "limits.amqp", new byte[2000])],
+            done: received => AmqpWire.Frames(received).Any(f => f.Type == 1 && f.Channel == 1 && f.Payload.Length >= 6
+                && f.Payload[1] == 20 && f.Payload[3] == 40));
+        var channelClose = AmqpWire.Frames(amqp.Received).Single(f => f.Type == 1 && f.Channel == 1 && f.Payload[1] == 20 && f.Payload[3] == 40);
+        Assert.Equal(406, (channelClose.Payload[4] << 8) | channelClose.Payload[5]);
+        await broker.WaitForLogAsync("refused by limit message-size");
+
+        using var http = new HttpClient { Timeout = Timeouts.Packet };
+        var metrics = await http.GetStringAsync($"http://127.0.0.1:{SecureBroker.Invariant(broker.HttpPort)}/metrics");
+        foreach (var limit in new[] { "body-size", "message-size" })
+        {
+            Assert.Contains(metrics.Split('\n'), l => l.StartsWith("cicada_limits_exceeded_total{", StringComparison.Ordinal)
+                && l.Contains($"limit=\"{limit}\"", StringComparison.Ordinal) && !l.EndsWith(" 0", StringComparison.Ordinal));
+        }
+    }
 }
