@@ -8,10 +8,10 @@ namespace Cicada.Server.Transport;
 
 /// <summary>
 /// One accepted TCP connection of <see cref="LeanSocketListener"/>: a <see cref="ConnectionContext"/>
-/// whose transport reads and writes the socket through stream pipes, without Kestrel's two
-/// <see cref="Pipe"/>s and send/receive loops. Idle, it holds no buffer: the reader waits with a
-/// zero-byte receive and rents one only once data is there, and the writer returns its buffers on
-/// every flush. Everything a connection needs only sometimes (features, items, the closed token, its
+/// whose transport reads and writes the socket directly (<see cref="SocketPipeReader"/>,
+/// <see cref="SocketPipeWriter"/>), without Kestrel's two <see cref="Pipe"/>s and send/receive
+/// loops. Idle, it holds no buffer: the reader waits with a zero-byte receive and rents one only once
+/// data is there, and the writer returns its buffer on every flush. Everything a connection needs only sometimes (features, items, the closed token, its
 /// id) is created on first use, because memory per idle connection is a figure users compare brokers on.
 /// </summary>
 internal sealed class LeanSocketConnection : ConnectionContext, IDuplexPipe
@@ -32,13 +32,15 @@ internal sealed class LeanSocketConnection : ConnectionContext, IDuplexPipe
     private EndPoint? _localEndPoint;
     private int _state;
 
-    public LeanSocketConnection(Socket socket, LeanSocketOptions options)
+    public LeanSocketConnection(Socket socket)
     {
         _socket = socket;
         _id = Interlocked.Increment(ref s_lastId);
-        var stream = new NetworkStream(socket, ownsSocket: false);
-        _input = PipeReader.Create(stream, options.Reader);
-        _output = PipeWriter.Create(stream, options.Writer);
+        // Non-blocking: the pipes send and receive what they can at once and wait asynchronously
+        // only when the socket has nothing (reads) or no room (writes).
+        socket.Blocking = false;
+        _input = new SocketPipeReader(socket);
+        _output = new SocketPipeWriter(socket);
         _transport = this;
         RemoteEndPoint = socket.RemoteEndPoint;
     }

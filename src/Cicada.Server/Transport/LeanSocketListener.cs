@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Cicada.Server.Hosting;
@@ -8,17 +7,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Cicada.Server.Transport;
-
-/// <summary>How the lean transport's pipes read and write a socket.</summary>
-internal sealed class LeanSocketOptions
-{
-    // leaveOpen: the connection closes the socket itself, after the handler has completed both
-    // pipes (completing the reader first must not close the stream the writer still flushes to).
-    // Zero-byte reads: an idle connection waits without a rented buffer.
-    public StreamPipeReaderOptions Reader { get; } = new(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true);
-
-    public StreamPipeWriterOptions Writer { get; } = new(minimumBufferSize: 4096, leaveOpen: true);
-}
 
 /// <summary>
 /// A plain-TCP listener that hands each accepted socket to a <see cref="ConnectionHandler"/> as a
@@ -36,7 +24,6 @@ internal sealed partial class LeanSocketListener(
     /// <summary>How long open connections get to close on shutdown before they are aborted.</summary>
     private static readonly TimeSpan s_closeGrace = TimeSpan.FromSeconds(5);
 
-    private readonly LeanSocketOptions _options = new();
     private readonly ConcurrentDictionary<long, LeanSocketConnection> _connections = new();
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
@@ -166,7 +153,7 @@ internal sealed partial class LeanSocketListener(
         {
             // Nagle would hold small packets (PUBACK, PINGRESP) back by up to 40 ms; Kestrel turns it off too.
             socket.NoDelay = true;
-            connection = new LeanSocketConnection(socket, _options);
+            connection = new LeanSocketConnection(socket);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
