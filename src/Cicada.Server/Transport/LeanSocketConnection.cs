@@ -18,7 +18,7 @@ internal sealed class LeanSocketConnection : ConnectionContext, IDuplexPipe
 {
     private const int Open = 0, Closed = 1;
 
-    private static long s_lastId;
+    private static long _lastId;
 
     private readonly Socket _socket;
     private readonly PipeReader _input;
@@ -35,7 +35,7 @@ internal sealed class LeanSocketConnection : ConnectionContext, IDuplexPipe
     public LeanSocketConnection(Socket socket)
     {
         _socket = socket;
-        _id = Interlocked.Increment(ref s_lastId);
+        _id = Interlocked.Increment(ref _lastId);
         // Non-blocking: the pipes send and receive what they can at once and wait asynchronously
         // only when the socket has nothing (reads) or no room (writes).
         socket.Blocking = false;

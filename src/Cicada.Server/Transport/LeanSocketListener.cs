@@ -22,7 +22,7 @@ internal sealed partial class LeanSocketListener(
     ILogger<LeanSocketListener> logger) : IHostedService
 {
     /// <summary>How long open connections get to close on shutdown before they are aborted.</summary>
-    private static readonly TimeSpan s_closeGrace = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
 
     private readonly ConcurrentDictionary<long, LeanSocketConnection> _connections = new();
     private readonly List<Socket> _listeners = [];
@@ -92,7 +92,7 @@ internal sealed partial class LeanSocketListener(
         // and close within moments; a socket that never sent CONNECT has nobody to tell.
         try
         {
-            await allClosed.Task.WaitAsync(s_closeGrace, cancellationToken).ConfigureAwait(false);
+            await allClosed.Task.WaitAsync(CloseGrace, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {

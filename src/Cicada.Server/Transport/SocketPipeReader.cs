@@ -27,6 +27,9 @@ internal sealed class SocketPipeReader(Socket socket) : PipeReader
     private bool _completed;
     private int _cancelRequested;
 
+    /// <summary>True while a pooled buffer is rented (tests: an idle connection holds none).</summary>
+    internal bool HoldsBuffer => _buffer is not null;
+
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_completed, this);

@@ -20,6 +20,9 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
     private int _written;
     private bool _completed;
 
+    /// <summary>True while a pooled buffer is rented (tests: an idle connection holds none).</summary>
+    internal bool HoldsBuffer => _buffer is not null;
+
     public override bool CanGetUnflushedBytes => true;
 
     public override long UnflushedBytes => _written;
