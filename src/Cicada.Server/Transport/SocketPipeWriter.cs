@@ -33,6 +33,7 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter, IThreadPoolW
     private Exception? _error;
     private TaskCompletionSource? _drained;
     private bool _completed;
+    private bool _flushedBefore;
 
     /// <summary>True while a pooled buffer is rented (tests: an idle connection holds none).</summary>
     internal bool HoldsBuffer
@@ -83,8 +84,38 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter, IThreadPoolW
                 throw error;
             }
 
+            if (_written > 0 && !_sending && !_flushedBefore)
+            {
+                // The first flush (CONNACK) goes inline: a connection that then idles leaves no
+                // send pass behind, and the array goes back to the pool on the thread that rented it.
+                _flushedBefore = true;
+                int sent;
+                try
+                {
+                    sent = SendNow(_buffer!, _written);
+                }
+                catch (SocketException ex)
+                {
+                    throw SocketPipeReader.Translate(ex);
+                }
+                catch (ObjectDisposedException ex)
+                {
+                    throw new ConnectionAbortedException("the connection was aborted", ex);
+                }
+
+                if (sent == _written)
+                {
+                    ReleaseWriterBuffer();
+                    return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
+                }
+
+                _buffer.AsSpan(sent, _written - sent).CopyTo(_buffer);
+                _written -= sent;
+            }
+
             if (_written > 0)
             {
+                _flushedBefore = true;
                 Enqueue();
                 if (!_sending)
                 {
