@@ -136,4 +136,29 @@ public class IntegrityTests
         Assert.NotNull(result.Error);
         Assert.Contains("/proc/999999999/status", result.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Idle_subscribers_run_the_flow_without_and_with_them_and_report_the_share_kept()
+    {
+        await using var broker = new FakeBroker();
+        var result = await RunAsync(broker.Port, "--idle-subscribers", "25", "--messages", "300", "--concurrency", "10");
+        Assert.True(result.Ok, result.Error + string.Join("; ", result.Problems));
+        var cost = result.IdleCost!;
+        Assert.Equal(25, cost.Sessions);
+        Assert.True(cost.WithoutPerSecond > 0);
+        Assert.Equal(result.Throughput!.DeliveredPerSecond, cost.WithPerSecond);
+        Assert.Equal(100.0 * cost.WithPerSecond / cost.WithoutPerSecond, cost.KeptPercent, 9);
+        // The second run is accounted on its own: exactly its messages, none of the first run's.
+        Assert.Equal(300, result.Throughput.Unique);
+        Assert.Equal(0, result.Throughput.Malformed);
+    }
+
+    [Fact]
+    public async Task Idle_subscribers_fail_the_run_when_the_broker_refuses_a_subscription_session()
+    {
+        await using var broker = new FakeBroker(connAckCode: 3);
+        var result = await RunAsync(broker.Port, "--idle-subscribers", "5", "--messages", "10");
+        Assert.NotNull(result.Error);
+        Assert.Null(result.IdleCost);
+    }
 }

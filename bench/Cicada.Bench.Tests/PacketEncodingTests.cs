@@ -33,6 +33,15 @@ public class PacketEncodingTests
     }
 
     [Fact]
+    public void MQTT_3_1_2_4_a_persistent_session_CONNECT_clears_the_clean_session_flag()
+    {
+        var id = "ab"u8.ToArray();
+        var packet = new byte[Packets.ConnectSize(id)];
+        Packets.WriteConnect(packet, id, 60, cleanSession: false);
+        Assert.Equal(0x00, packet[9]);
+    }
+
+    [Fact]
     public void MQTT_3_8_1_SUBSCRIBE_has_reserved_flags_0010_and_requested_qos()
     {
         var filter = "a/+"u8.ToArray();

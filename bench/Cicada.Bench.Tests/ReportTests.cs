@@ -72,4 +72,62 @@ public class ReportTests
         Assert.Equal(["something"], back.Problems);
         Assert.Null(back.Latency);
     }
+
+    [Fact]
+    public void A_case_only_the_baseline_ran_is_compared_with_the_other_brokers_runs_of_the_case_it_names()
+    {
+        static BenchResult Qos1(string name, string label, double delivered, string? compareTo = null) => new()
+        {
+            Name = name,
+            Scenario = "pubsub",
+            Label = label,
+            Broker = "127.0.0.1:1",
+            StartedAt = DateTimeOffset.UnixEpoch,
+            Qos = 1,
+            Ok = true,
+            CompareTo = compareTo,
+            Throughput = new ThroughputFigures { DeliveredPerSecond = delivered, Expected = 10 },
+        };
+
+        List<BenchResult> runs =
+        [
+            Qos1("QoS 1", "a", 400), Qos1("QoS 1", "b", 100), Qos1("QoS 1", "b", 300),
+            Qos1("QoS 1 SQLite", "a", 50, compareTo: "QoS 1"),
+        ];
+        var report = ReportCommand.Build(runs, "a", "b", []);
+        var sqlite = report.Rows.Single(r => r.Case == "QoS 1 SQLite");
+        Assert.Equal(50, sqlite.Baseline);
+        Assert.Equal(200, sqlite.Other);
+        Assert.Equal(0.25, sqlite.Ratio);
+        Assert.Equal(2, sqlite.OtherAttempts);
+        // The borrowed runs stay in their own row too.
+        Assert.Equal(200, report.Rows.Single(r => r.Case == "QoS 1").Other);
+    }
+
+    [Fact]
+    public void Idle_subscriber_runs_report_the_share_of_throughput_kept()
+    {
+        BenchResult Kept(string label, double without, double with) => new()
+        {
+            Name = "idle subs",
+            Scenario = "pubsub",
+            Label = label,
+            Broker = "127.0.0.1:1",
+            StartedAt = DateTimeOffset.UnixEpoch,
+            Qos = 0,
+            Ok = true,
+            Throughput = new ThroughputFigures { DeliveredPerSecond = with, Expected = 10 },
+            IdleCost = Scenarios.IdleCostScenario.Figures(10_000, without, with, 1),
+        };
+
+        List<BenchResult> runs = [Kept("a", 1000, 950), Kept("a", 1000, 900), Kept("a", 1000, 990), Kept("b", 200, 100)];
+        var report = ReportCommand.Build(runs, "a", "b", []);
+        var kept = report.Rows.Single(r => r.Metric.StartsWith("1→1 throughput kept", StringComparison.Ordinal));
+        Assert.True(kept.HigherIsBetter);
+        Assert.Equal(95, kept.Baseline!.Value, 9);
+        Assert.Equal(50, kept.Other!.Value, 9);
+        Assert.Equal(950, report.Rows.Single(r => r.Metric == "delivered msgs/s with them").Baseline);
+        var json = ResultJson.Serialize(runs[0]);
+        Assert.Equal(95, ResultJson.Deserialize<BenchResult>(json).IdleCost!.KeptPercent, 9);
+    }
 }

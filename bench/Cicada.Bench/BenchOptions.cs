@@ -40,6 +40,15 @@ internal sealed class BenchOptions
     public string TopicPrefix { get; private set; } = $"bench/{Environment.ProcessId}-{Random.Shared.Next(100_000):D5}";
     public bool Quiet { get; private set; }
 
+    /// <summary>pubsub: idle sessions, each subscribed to its own unrelated exact topic, present during a second run.</summary>
+    public int IdleSubscribers { get; private set; }
+
+    /// <summary>Subscribers connect with CleanSession = 0, so a broker must keep (and, if durable, store) their QoS 1/2 messages.</summary>
+    public bool PersistentSubscribers { get; private set; }
+
+    /// <summary>A case whose runs of the other broker this case is compared with (report only).</summary>
+    public string? CompareTo { get; private set; }
+
     public const string Usage = """
         cicada-bench run [options]       load one MQTT 3.1.1 broker with one scenario
         cicada-bench report [options]    aggregate result files into a side-by-side table
@@ -51,9 +60,14 @@ internal sealed class BenchOptions
           --payload BYTES                payload size, at least 16 (64)
           --duration SECONDS             how long publishers publish (10)
           --messages N                   instead of a duration: N messages per publisher
-          --publishers N                 fanin: publishers (100)
+          --publishers N                 fanin: publishers (20)
           --subscribers N                fanout: subscribers (100)
           --inflight N                   QoS 1/2 window of unacknowledged publishes (100)
+          --idle-subscribers N           pubsub: run once without, then again with N idle
+                                         sessions each subscribed to its own exact topic
+                                         (<prefix>/idle/<n>/state); reports the throughput kept
+          --persistent-subscribers       subscribers connect with CleanSession 0 (§3.1.2.4): a broker
+                                         with durable storage must store their QoS 1/2 messages
           --rate MSGS/S                  total publish rate; latency: 10000, others: unlimited
           --warmup SECONDS               latency samples before this are discarded (latency: 1)
           --connections N                connect: 1000, idle: 10000
@@ -65,6 +79,8 @@ internal sealed class BenchOptions
           --json FILE                    write the result as JSON
           --label NAME                   broker name in the results (broker)
           --name CASE                    case name used to group results (derived)
+          --compare-to CASE              report: compare with the other broker's runs of CASE
+                                         (a case only one broker runs, e.g. another storage)
           --quiet                        no progress lines
         """;
 
@@ -102,12 +118,15 @@ internal sealed class BenchOptions
                 case "--name": o.Name = Next(); break;
                 case "--topic-prefix": o.TopicPrefix = Next(); break;
                 case "--quiet": o.Quiet = true; break;
+                case "--idle-subscribers": o.IdleSubscribers = Int(Next(), name, 0, 1_000_000); break;
+                case "--compare-to": o.CompareTo = Next(); break;
+                case "--persistent-subscribers": o.PersistentSubscribers = true; break;
                 default: throw new ArgumentException($"unknown option {name}");
             }
         }
 
         // Scenario-dependent defaults: the width of a fan, the size of a storm.
-        o.Publishers = o.Scenario == Scenario.FanIn ? publishers ?? 100 : 1;
+        o.Publishers = o.Scenario == Scenario.FanIn ? publishers ?? 20 : 1;
         o.Subscribers = o.Scenario == Scenario.FanOut ? subscribers ?? 100 : 1;
         if (publishers is not null && o.Scenario != Scenario.FanIn)
         {
@@ -117,6 +136,11 @@ internal sealed class BenchOptions
         if (subscribers is not null && o.Scenario != Scenario.FanOut)
         {
             throw new ArgumentException("--subscribers applies to --scenario fanout only");
+        }
+
+        if (o.IdleSubscribers > 0 && o.Scenario != Scenario.PubSub)
+        {
+            throw new ArgumentException("--idle-subscribers applies to --scenario pubsub only");
         }
 
         o.Connections = connections ?? (o.Scenario == Scenario.Idle ? 10_000 : 1_000);
@@ -142,6 +166,7 @@ internal sealed class BenchOptions
 
     private string DefaultName() => Scenario switch
     {
+        Scenario.PubSub when IdleSubscribers > 0 => $"pubsub 1→1 QoS {Qos} {PayloadSize} B + {IdleSubscribers} idle subscribed sessions",
         Scenario.PubSub => $"pubsub 1→1 QoS {Qos} {PayloadSize} B",
         Scenario.FanOut => $"fanout 1→{Subscribers} QoS {Qos} {PayloadSize} B",
         Scenario.FanIn => $"fanin {Publishers}→1 QoS {Qos} {PayloadSize} B",

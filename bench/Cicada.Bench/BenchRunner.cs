@@ -21,6 +21,7 @@ internal static class BenchRunner
             PayloadBytes = o.PayloadSize,
             Publishers = o.Publishers,
             Subscribers = o.Subscribers,
+            CompareTo = o.CompareTo,
         };
 
         try
@@ -29,6 +30,7 @@ internal static class BenchRunner
             {
                 Scenario.Connect => ConnectionScenarios.RunConnectAsync(o, result, progress, cancellationToken),
                 Scenario.Idle => ConnectionScenarios.RunIdleAsync(o, result, progress, cancellationToken),
+                Scenario.PubSub when o.IdleSubscribers > 0 => IdleCostScenario.RunAsync(o, result, progress, cancellationToken),
                 _ => ThroughputScenario.RunAsync(o, result, progress, cancellationToken),
             };
             await run;

@@ -85,6 +85,7 @@ internal sealed partial class AmqpChannel
 
             if (header.BodySize > (ulong)_connection.Edge.Options.MaxMessageSize)
             {
+                _connection.Edge.Limiter?.Refused("message-size", "amqp", _connection.Remote, $"message of {header.BodySize} bytes (Amqp:MaxMessageSize)");
                 _publish = null;
                 _closing = false;
                 Throw.Channel(ReplyCode.PreconditionFailed,
@@ -140,7 +141,12 @@ internal sealed partial class AmqpChannel
     {
         var header = publish.Header!.Value;
         var durable = Host.PublishAsync(publish.Exchange, publish.RoutingKey, header.Properties, header.RawProperties, publish.Body,
-            origin: null, out var routed);
+            origin: null, out var routed, out var backpressure);
+        if (backpressure is not null)
+        {
+            _connection.PaceBy(backpressure);
+        }
+
         if (!routed && publish.Mandatory)
         {
             // §basic.publish mandatory: an unroutable message comes back with basic.return (312), before its confirm.

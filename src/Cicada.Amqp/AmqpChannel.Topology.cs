@@ -50,9 +50,18 @@ internal sealed partial class AmqpChannel
             return name;
         }
 
-        // §queue.bind: "If the queue name is empty, the server uses the last queue declared on the channel".
-        return _lastQueue ?? Throw.Connection<string>(ReplyCode.NotAllowed, "no queue name and no queue declared on this channel", method);
+        // §queue.bind: "If the queue name is empty, the server uses the last queue declared on the channel";
+        // with none declared the field rule "queue-known" fails with not-found, a channel exception
+        // (RabbitMQ: 404 "no previously declared queue").
+        return _lastQueue ?? Throw.Channel<string>(ReplyCode.NotFound, "no previously declared queue", method);
     }
+
+    /// <summary>
+    /// §queue.bind routing-key: with the queue name empty (the channel's last queue) and the routing
+    /// key empty too, the key is that queue's name; a named queue keeps an empty key as given.
+    /// </summary>
+    private static string DefaultRoutingKey(string givenQueueName, string routingKey, string queueName) =>
+        givenQueueName.Length == 0 && routingKey.Length == 0 ? queueName : routingKey;
 
     private void QueueDeclare(ref AmqpReader reader)
     {
@@ -80,9 +89,10 @@ internal sealed partial class AmqpChannel
     private void QueueBind(ref AmqpReader reader)
     {
         reader.ReadShort();
-        var queueName = QueueName(reader.ReadShortString(), Method.QueueBind);
+        var givenName = reader.ReadShortString();
+        var queueName = QueueName(givenName, Method.QueueBind);
         var exchangeName = reader.ReadShortString();
-        var routingKey = reader.ReadShortString();
+        var routingKey = DefaultRoutingKey(givenName, reader.ReadShortString(), queueName);
         var noWait = reader.ReadBit();
         var arguments = reader.ReadTable();
 
@@ -105,9 +115,10 @@ internal sealed partial class AmqpChannel
     private void QueueUnbind(ref AmqpReader reader)
     {
         reader.ReadShort();
-        var queueName = QueueName(reader.ReadShortString(), Method.QueueUnbind);
+        var givenName = reader.ReadShortString();
+        var queueName = QueueName(givenName, Method.QueueUnbind);
         var exchangeName = reader.ReadShortString();
-        var routingKey = reader.ReadShortString();
+        var routingKey = DefaultRoutingKey(givenName, reader.ReadShortString(), queueName);
         var arguments = reader.ReadTable();
 
         var queue = Host.GetQueue(queueName, _connection, Method.QueueUnbind);

@@ -100,6 +100,14 @@ internal sealed partial class AmqpConnection
             BlockedNotify = capabilities.TryGetValue("connection.blocked", out var blocked) && blocked is true;
         }
 
+        if (_refusedByLimit)
+        {
+            // The limiter logged the line and counted it; the client hears why before the socket closes.
+            return FailConnection(new AmqpException(ReplyCode.NotAllowed,
+                "connection refused: connection limit reached (Limits:MaxConnections / MaxConnectionsPerIp)", Method.ConnectionStartOk,
+                connectionLevel: true), drain: false, log: false);
+        }
+
         string? user;
         byte[]? password;
         switch (mechanism)
@@ -255,10 +263,14 @@ internal sealed partial class AmqpConnection
     /// A connection exception (§1.2): one log line, connection.close with the code, then only
     /// close-ok is awaited. <paramref name="drain"/> false ends at once (the framing is broken).
     /// </summary>
-    private string? FailConnection(AmqpException ex, bool drain)
+    private string? FailConnection(AmqpException ex, bool drain, bool log = true)
     {
-        _edge.Broker.Metrics.ProtocolErrors.Add(1);
-        AmqpLog.ConnectionError(_edge.Logger, Remote, ex.Code, ex.Message);
+        if (log)
+        {
+            _edge.Broker.Metrics.ProtocolErrors.Add(1);
+            AmqpLog.ConnectionError(_edge.Logger, Remote, ex.Code, ex.Message);
+        }
+
         Out.BeginMethod(0, Method.ConnectionClose);
         Out.WriteShort(ex.Code);
         Out.WriteShortString(Truncate(ex.ReplyText));

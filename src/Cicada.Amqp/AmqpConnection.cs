@@ -39,10 +39,15 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
     private readonly List<Action> _afterFlush = [];
     private volatile string? _abortReason;
 
-    public AmqpConnection(AmqpEdge edge, ConnectionContext context)
+    private readonly Core.Limits.ConnectionLease? _lease;
+    private readonly bool _refusedByLimit;
+
+    public AmqpConnection(AmqpEdge edge, ConnectionContext context, Core.Limits.ConnectionLease? lease = null, bool refusedByLimit = false)
     {
         _edge = edge;
         _context = context;
+        _lease = lease;
+        _refusedByLimit = refusedByLimit;
         _input = context.Transport.Input;
         _output = context.Transport.Output;
         _openedAt = edge.Broker.Time.GetUtcNow();
@@ -86,6 +91,7 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
         }
         finally
         {
+            _lease?.Dispose();
             _edge.Heartbeat.Unregister(this);
             _edge.Untrack(this);
             foreach (var channel in _channels.Values)
@@ -144,6 +150,11 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
                         var text = status == FrameStatus.TooLarge
                             ? $"frame size {size + FrameType.Overhead} exceeds the negotiated frame-max {_frameMax}"
                             : "frame does not end with frame-end (0xCE)";
+                        if (status == FrameStatus.TooLarge)
+                        {
+                            _edge.Limiter?.Counted("frame-size"); // the connection error logs the line
+                        }
+
                         stop = await FailConnectionAsync(new AmqpException(ReplyCode.FrameError, text, 0, connectionLevel: true), drain: false);
                         break;
                     }
@@ -156,15 +167,32 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
                     {
                         stop = await FailConnectionAsync(ex, drain: true);
                     }
+
+                    if (_publishWait is not null)
+                    {
+                        break; // paced: the frames after this publish wait in the pipe
+                    }
                 }
             }
             finally
             {
-                _input.AdvanceTo(buffer.Start, buffer.End);
+                // Paced with frames left: they are unread, not examined, so the next read returns them.
+                _input.AdvanceTo(buffer.Start, _publishWait is null ? buffer.End : buffer.Start);
             }
 
             await WriteResponsesAsync();
             RunAfterFlush();
+            if (stop is null && _publishWait is { } wait)
+            {
+                // Back-pressure (Broker:OverflowPolicy): a subscriber this publish reached is backed
+                // up, so no further frame is read until it caught up or the broker's bounded wait ran
+                // out; TCP then slows the publisher, with or without confirms.
+                _publishWait = null;
+                Volatile.Write(ref _lastReceived, Environment.TickCount64);
+                await wait;
+                Volatile.Write(ref _lastReceived, Environment.TickCount64);
+            }
+
             if (stop is not null)
             {
                 if (stop == ClientClosed)
@@ -179,6 +207,17 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
             {
                 return null;
             }
+        }
+    }
+
+    private Task? _publishWait;
+
+    /// <summary>Read no further frame before <paramref name="backpressure"/> completes (see the read loop).</summary>
+    internal void PaceBy(Task backpressure)
+    {
+        if (_publishWait is null || _publishWait.IsCompleted)
+        {
+            _publishWait = backpressure;
         }
     }
 
@@ -406,6 +445,7 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
         {
             if (now - _openedAt > TimeSpan.FromSeconds(_edge.Broker.Options.ConnectTimeoutSeconds))
             {
+                _edge.Limiter?.Refused("connect-timeout", "amqp", Remote, "no connection.open within Broker:ConnectTimeoutSeconds");
                 Abort("no connection.open within the connect timeout");
             }
 

@@ -16,7 +16,14 @@ public sealed class AmqpConnectionHandler : ConnectionHandler
 
     public AmqpConnectionHandler(AmqpEdge edge) => _edge = edge;
 
-    public override Task OnConnectedAsync(ConnectionContext connection) => new AmqpConnection(_edge, connection).RunAsync();
+    public override Task OnConnectedAsync(ConnectionContext connection)
+    {
+        // Limits:MaxConnections / MaxConnectionsPerIp count AMQP connections with every other
+        // listener's; one over a limit is refused at connection.start-ok (530, as RabbitMQ's
+        // connection limit), so the client library reports why.
+        var lease = _edge.Limiter?.TryOpen("amqp", connection.RemoteEndPoint);
+        return new AmqpConnection(_edge, connection, lease, refusedByLimit: _edge.Limiter is not null && lease is null).RunAsync();
+    }
 }
 
 /// <summary>What every AMQP connection shares: the broker, the virtual host and the edge's settings.</summary>

@@ -43,6 +43,4 @@ public sealed record BridgeSettings
         var seconds = ReconnectDelay.TotalSeconds * Math.Pow(2, Math.Min(attempt, 30));
         return TimeSpan.FromSeconds(Math.Min(seconds, MaxReconnectDelay.TotalSeconds));
     }
-
-    internal static QoS ToQos(int value) => (QoS)value;
 }

@@ -33,4 +33,7 @@ internal static partial class CoapLog
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "CoAP request from {Remote} (client {ClientId}) refused: {Result}")]
     public static partial void Refused(ILogger logger, EndPoint remote, string clientId, Core.Auth.AuthResult result);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "CoAP observation of {Filter} from {Remote} not added: {Limit} observations held (Coap:MaxObservations); answered as a plain GET")]
+    public static partial void ObservationRefused(ILogger logger, EndPoint remote, string filter, int limit);
 }

@@ -39,7 +39,7 @@ public sealed class CoapOptions
     /// </summary>
     public int ConfirmableNotificationSeconds { get; set; } = 60;
 
-    /// <summary>Observations held at once; a registration beyond it gets 5.03 (RFC 7641 §4.1 lets a server refuse).</summary>
+    /// <summary>Observations held at once; a registration beyond it is answered as a plain GET without Observe (RFC 7641 §4.1).</summary>
     public int MaxObservations { get; set; } = 10_000;
 
     /// <summary>Exchanges remembered for deduplication at once; beyond it new requests get 5.03.</summary>

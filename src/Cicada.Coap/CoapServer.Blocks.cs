@@ -99,6 +99,7 @@ public sealed partial class CoapServer
 
     private CoapMessage TooLarge(CoapMessage request)
     {
+        _limiter?.Refused("body-size", "coap", null, $"request body over Coap:MaxBodySize {_options.MaxBodySize} bytes");
         var response = Error(request, CoapCode.RequestEntityTooLarge, "body too large");
         response.AddUInt(CoapOptionNumber.Size1, (uint)_options.MaxBodySize);
         return response;

@@ -50,36 +50,50 @@ public sealed partial class CoapServer
         // RFC 6690 §2: </href>;rt="…";ct=…, plus "obs" for observable resources (RFC 7641 §6).
         public string Format() =>
             $"<{Href}>;rt=\"{ResourceType}\"" + (ContentFormat is { } ct ? $";ct={ct}" : string.Empty) + (Observable ? ";obs" : string.Empty);
+
+        /// <summary>The link's values of <paramref name="attribute"/>: none when it has no such attribute, "" for a flag.</summary>
+        public IEnumerable<string> Values(string attribute) => attribute switch
+        {
+            // RFC 6690 §3.1/§3.2: rt (and if) are space-separated lists; each value is matched on its own.
+            "rt" => ResourceType.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+            "ct" when ContentFormat is { } ct => [ct.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            "obs" when Observable => [string.Empty],
+            _ => [],
+        };
     }
 
+    /// <summary>Query parameters that are our credentials and client id, never link filters.</summary>
+    private static bool IsCredential(string key) => key is "c" or "u" or "p";
+
     /// <summary>
-    /// RFC 6690 §4.1: query filtering on <c>href</c>, <c>rt</c> and <c>ct</c>; a value ending in
-    /// '*' matches by prefix. Other parameters (our own c/u/p) do not filter.
+    /// RFC 6690 §4.1: a query parameter filters the listing on the link attribute of that name
+    /// (<c>href</c> on the target); a value ending in '*' matches by prefix; a link without the
+    /// attribute does not match (so <c>?if=…</c> lists nothing: our links carry no interface
+    /// description), and a flag such as <c>obs</c> matches by its presence. Several parameters
+    /// must all match. Our own <c>c</c>/<c>u</c>/<c>p</c> are credentials, not filters.
     /// </summary>
     private static bool Matches(Link link, Dictionary<string, string> query)
     {
         foreach (var (key, value) in query)
         {
-            var candidate = key switch
-            {
-                "href" => link.Href,
-                "rt" => link.ResourceType,
-                "ct" => link.ContentFormat?.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                _ => string.Empty,
-            };
-            if (key is not ("href" or "rt" or "ct"))
+            if (IsCredential(key))
             {
                 continue;
             }
 
-            if (candidate is null)
+            var candidates = key == "href" ? [link.Href] : link.Values(key);
+            var matched = false;
+            foreach (var candidate in candidates)
             {
-                return false;
+                matched = value.EndsWith('*')
+                    ? candidate.StartsWith(value[..^1], StringComparison.Ordinal)
+                    : candidate == value || (value.Length == 0 && key != "href");
+                if (matched)
+                {
+                    break;
+                }
             }
 
-            var matched = value.EndsWith('*')
-                ? candidate.StartsWith(value[..^1], StringComparison.Ordinal)
-                : candidate == value;
             if (!matched)
             {
                 return false;

@@ -50,10 +50,13 @@ public sealed partial class CoapServer
         var response = retained is null
             ? CoapMessage.ResponseTo(request, CoapCode.Content)
             : Representation(context, retained, CoapCode.Content, now);
-        if (response.Code != CoapCode.Content)
+        if (response.Code is not (CoapCode.Content or CoapCode.Valid))
         {
-            return response; // 2.03 or an error: no registration (RFC 7641 §4.1 registers on 2.xx only)
+            return response; // an error: no registration (RFC 7641 §4.1 registers on 2.xx only)
         }
+
+        // A 2.03 (the client's ETag is current) registers too: RFC 7641 §3.3.2 lets a client
+        // validate with ETags when it registers, and §4.3.2 lets the server answer 2.03 then.
 
         var key = (context.Remote, Convert.ToHexString(request.Token.Span));
         var exponent = request.GetUInt(CoapOptionNumber.Block2) is { } b2 && BlockOption.TryDecode(b2, out var block)
@@ -76,7 +79,12 @@ public sealed partial class CoapServer
             replaced = existing;
             if (replaced is null && _observations.Count >= _options.MaxObservations)
             {
-                return Error(request, CoapCode.ServiceUnavailable, "too many observers");
+                // RFC 7641 §4.1: a server unwilling to add an observer answers the request as a
+                // plain GET, and that response MUST NOT carry an Observe option.
+                CoapLog.ObservationRefused(_logger, context.Remote, filter, _options.MaxObservations);
+                return wildcard ? Error(request, CoapCode.BadRequest, "no observation slot free, and wildcards only with Observe")
+                    : retained is null ? Error(request, CoapCode.NotFound, "nothing retained (no observation slot free)")
+                    : response;
             }
         }
 
@@ -243,7 +251,7 @@ public sealed partial class CoapServer
             notification.Payload = message.Payload;
         }
 
-        notification.MessageId = NextMessageId();
+        notification.MessageId = NextMessageIdLocked(observation.Remote);
         var confirmable = observation.Confirmable
             || now - peer.LastConfirmable >= TimeSpan.FromSeconds(_options.ConfirmableNotificationSeconds);
         if (confirmable)
@@ -340,7 +348,7 @@ public sealed partial class CoapServer
                 {
                     Type = CoapType.NonConfirmable,
                     Code = CoapCode.ServiceUnavailable,
-                    MessageId = NextMessageId(),
+                    MessageId = NextMessageIdLocked(observation.Remote),
                     Token = observation.Token,
                 };
                 Send(CoapCodec.Encode(end), observation.Remote);

@@ -57,6 +57,13 @@ public sealed partial class CoapServer
             return optionError;
         }
 
+        if (request.Code is not (CoapCode.Get or CoapCode.Put or CoapCode.Post or CoapCode.Delete))
+        {
+            // §5.8: a request with an unrecognised or unsupported method code MUST get 4.05,
+            // whatever resource it names (FETCH, PATCH, iPATCH and unassigned codes included).
+            return Error(request, CoapCode.MethodNotAllowed, "GET, PUT, POST or DELETE");
+        }
+
         var path = context.Path;
         if (path is [".well-known", "core"])
         {
@@ -81,12 +88,6 @@ public sealed partial class CoapServer
             return request.Code == CoapCode.Get
                 ? await AuthenticateAsync(context) ?? Discovery(context)
                 : Error(request, CoapCode.MethodNotAllowed, "GET only");
-        }
-
-        if (request.Code is not (CoapCode.Get or CoapCode.Put or CoapCode.Post or CoapCode.Delete))
-        {
-            // §5.8: methods other than the four (FETCH, PATCH, unknown) are not supported here.
-            return Error(request, CoapCode.MethodNotAllowed, "GET, PUT, POST or DELETE");
         }
 
         if (context.Query.TryGetValue("c", out var chosenId) && Core.Sessions.InternalClientIds.IsReserved(chosenId))
@@ -139,6 +140,13 @@ public sealed partial class CoapServer
             if (!bad && option.Number is CoapOptionNumber.ProxyUri or CoapOptionNumber.ProxyScheme)
             {
                 return Error(request, CoapCode.ProxyingNotSupported, "not a proxy");
+            }
+
+            // RFC 7252 §3.2: a string option is UTF-8. Decoded leniently, an invalid Uri-Path became
+            // a topic with U+FFFD in it, and the publish was accepted (2.01; found by the raw-socket suite).
+            if (!bad && option.Number is CoapOptionNumber.UriPath or CoapOptionNumber.UriQuery && !System.Text.Unicode.Utf8.IsValid(option.Value.Span))
+            {
+                return Error(request, CoapCode.BadRequest, $"option {option.Number} is not UTF-8 (RFC 7252 §3.2)");
             }
         }
 

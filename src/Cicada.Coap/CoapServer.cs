@@ -36,7 +36,6 @@ public sealed partial class CoapServer : BackgroundService
     private Socket? _socket;
     private readonly Cicada.Devices.DeviceCommands? _commands;
     private readonly Core.Limits.ConnectionLimiter? _limiter;
-    private int _nextMessageId = Random.Shared.Next(ushort.MaxValue);
 
     public CoapServer(Broker broker, IAuthenticator authenticator, IOptions<CoapOptions> options, ILogger<CoapServer> logger,
         TimeProvider? timeProvider = null, Cicada.Devices.DeviceCommands? commands = null, IAuthorizer? authorizer = null,
@@ -337,7 +336,7 @@ public sealed partial class CoapServer : BackgroundService
 
         // §5.2.2 separate response: a CON of its own; §5.2.3: a NON request gets a NON response.
         response.Type = exchange.Confirmable ? CoapType.Confirmable : CoapType.NonConfirmable;
-        response.MessageId = NextMessageId();
+        response.MessageId = NextMessageIdLocked(remote);
         var bytes = CoapCodec.Encode(response);
         if (!exchange.Confirmable)
         {
@@ -356,8 +355,6 @@ public sealed partial class CoapServer : BackgroundService
         exchange.Reply = CoapCodec.EncodeEmpty(CoapType.Acknowledgement, exchange.Key.MessageId);
         Send(exchange.Reply, exchange.Key.Remote);
     }
-
-    internal ushort NextMessageId() => (ushort)Interlocked.Increment(ref _nextMessageId);
 
     /// <summary>Sends a CON and keeps it for retransmission: initial timeout in [ACK_TIMEOUT, ACK_TIMEOUT × ACK_RANDOM_FACTOR] (§4.2).</summary>
     private void SendConfirmableLocked(byte[] bytes, IPEndPoint remote, ushort messageId, Observation? observation)
@@ -458,6 +455,7 @@ public sealed partial class CoapServer : BackgroundService
             }
 
             ExpireTransfersLocked(now);
+            ExpireMessageIdsLocked(now);
         }
 
         if (failed is not null)

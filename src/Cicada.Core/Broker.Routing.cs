@@ -18,14 +18,22 @@ public sealed partial class Broker
     /// completes when everything the message changed durably is on disk (retained message,
     /// entries queued for persistent sessions): an edge acknowledges QoS 1/2 only after it.
     /// </summary>
-    public Task PublishAsync(Message message) => Publish(message, null, out _);
+    public Task PublishAsync(Message message) => Combine(Publish(message, null, out _, out var wait), wait);
+
+    /// <summary>
+    /// <see cref="PublishAsync(Message)"/> with the two things its task waits for apart: the returned
+    /// task completes when the message is durable; <paramref name="backpressure"/>, null unless a
+    /// subscriber's queue is backed up (Broker:OverflowPolicy backpressure), completes when the
+    /// publisher may go on. An edge that has nothing to acknowledge (MQTT QoS 0) waits for the latter only.
+    /// </summary>
+    public Task PublishPacedAsync(Message message, out Task? backpressure) => Publish(message, null, out _, out backpressure);
 
     /// <summary>
     /// <see cref="PublishAsync(Message)"/>, also telling whether any subscription matched the topic
     /// (an MQTT 5 edge answers 0x10 No matching subscribers when none did, §3.4.2.1). Known once the
     /// synchronous routing is done, so it costs nothing.
     /// </summary>
-    public Task PublishAsync(Message message, out bool matched) => Publish(message, null, out matched);
+    public Task PublishAsync(Message message, out bool matched) => Combine(Publish(message, null, out matched, out var wait), wait);
 
     /// <summary>
     /// <see cref="PublishAsync"/> for the first copy of an exactly-once publish whose id
@@ -38,9 +46,12 @@ public sealed partial class Broker
     /// <inheritdoc cref="PublishExactlyOnceAsync(Message, Session, int)"/>
     /// <param name="matched">Whether any subscription matched the topic, as in <see cref="PublishAsync(Message, out bool)"/>.</param>
     public Task PublishExactlyOnceAsync(Message message, Session receiver, int id, out bool matched) =>
-        Publish(message, receiver.IsPersistent ? new ReceivedId(receiver.ClientId, id) : null, out matched);
+        Combine(Publish(message, receiver.IsPersistent ? new ReceivedId(receiver.ClientId, id) : null, out matched, out var wait), wait);
 
-    private Task Publish(Message message, ReceivedId? receivedId, out bool matched)
+    private static Task Combine(Task durable, Task? wait) =>
+        wait is null ? durable : durable.IsCompleted ? wait : Task.WhenAll(durable, wait);
+
+    private Task Publish(Message message, ReceivedId? receivedId, out bool matched, out Task? throttle)
     {
         _metrics.MessagesReceived.Add(1);
         var retainTask = Task.CompletedTask;
@@ -87,16 +98,26 @@ public sealed partial class Broker
                 (_, null) => _store.EnqueueAsync(message, targets),
                 (_, { } id) => _store.EnqueueAsync(message, targets, id),
             };
+            Task? wait = null;
+            var backpressure = _backpressure;
             foreach (var (session, delivery) in deliveries)
             {
-                if (session.Enqueue(delivery) is > 0 and var dropped)
+                var link = session.Link;
+                // Only a connected session drains; an offline one keeps the plain bounded queue.
+                if (session.Enqueue(delivery, link is null ? null : backpressure, out var slow) is > 0 and var dropped)
                 {
                     CountDrop(session, dropped);
                 }
 
-                session.Link?.Connection.OnDeliveriesPending();
+                if (slow is not null)
+                {
+                    wait = Throttled(message, session, wait, slow);
+                }
+
+                link?.Connection.OnDeliveriesPending();
             }
 
+            throttle = wait;
             return retainTask.IsCompleted ? queueTask
                 : queueTask.IsCompleted ? retainTask
                 : Task.WhenAll(retainTask, queueTask);
@@ -107,6 +128,22 @@ public sealed partial class Broker
             deliveries.Clear();
             scratch.Seen.Clear();
         }
+    }
+
+    /// <summary>
+    /// The slow path: <paramref name="session"/>'s queue is above its high-water mark. A client's own
+    /// subscription never makes it wait (its read side would wait on its write side: a client that
+    /// writes before it reads would only be freed by the timeout, every time).
+    /// </summary>
+    private Task? Throttled(Message message, Session session, Task? wait, Task slow)
+    {
+        if (message.OriginClientId is { } origin && string.Equals(origin, session.ClientId, StringComparison.Ordinal))
+        {
+            return wait;
+        }
+
+        _backpressure!.OnThrottled(session);
+        return wait is null || ReferenceEquals(wait, slow) ? slow : Task.WhenAll(wait, slow);
     }
 
     private void CountDrop(Session session, int dropped)

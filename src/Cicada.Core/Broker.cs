@@ -22,6 +22,7 @@ public sealed partial class Broker : IHeartbeatHandler
     private readonly CicadaMetrics _metrics;
     private readonly ILogger<Broker> _logger;
     private readonly TimeProvider _time;
+    private readonly BackpressurePolicy? _backpressure;
 
     [ThreadStatic]
     private static RouteScratch? _threadScratch;
@@ -34,6 +35,9 @@ public sealed partial class Broker : IHeartbeatHandler
         _metrics = metrics;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
+        _backpressure = OverflowPolicies.IsBackpressure(_options.OverflowPolicy)
+            ? new BackpressurePolicy(_time, TimeSpan.FromMilliseconds(Math.Max(1, _options.BackpressureMaxWaitMilliseconds)), metrics, logger)
+            : null;
     }
 
     public BrokerOptions Options => _options;
@@ -212,6 +216,7 @@ public sealed partial class Broker : IHeartbeatHandler
             if (current)
             {
                 session.Link = null;
+                session.ReleaseWaiters(); // offline: nothing drains it now
                 if (session.IsPersistent)
                 {
                     session.DisconnectedAt = _time.GetUtcNow();

@@ -22,15 +22,11 @@ public sealed partial class CicadaMetrics
     /// <summary>Deliveries dropped by full session queues since start.</summary>
     public long TotalMessagesDropped => Interlocked.Read(ref _sums.Dropped);
 
-    /// <summary>Connections closed for bad input since start.</summary>
-    public long TotalProtocolErrors => Interlocked.Read(ref _sums.ProtocolErrors);
-
     private sealed class Totals
     {
         public long Received;
         public long Sent;
         public long Dropped;
-        public long ProtocolErrors;
     }
 
     /// <summary>Called once the instruments exist: <see cref="MeterListener.Start"/> enables them then.</summary>
@@ -39,9 +35,9 @@ public sealed partial class CicadaMetrics
         _totals.InstrumentPublished = (instrument, listener) =>
         {
             // Only this instance's meter: another broker in the same process (tests) has its own.
-            // Only the four summed here: the byte and limit counters would pay a callback per Add for nothing.
+            // Only the three summed here: the other counters would pay a callback per Add for nothing.
             if (ReferenceEquals(instrument, MessagesReceived) || ReferenceEquals(instrument, MessagesSent)
-                || ReferenceEquals(instrument, MessagesDropped) || ReferenceEquals(instrument, ProtocolErrors))
+                || ReferenceEquals(instrument, MessagesDropped))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
@@ -59,10 +55,6 @@ public sealed partial class CicadaMetrics
             else if (ReferenceEquals(instrument, MessagesDropped))
             {
                 Interlocked.Add(ref _sums.Dropped, value);
-            }
-            else if (ReferenceEquals(instrument, ProtocolErrors))
-            {
-                Interlocked.Add(ref _sums.ProtocolErrors, value);
             }
         });
         _totals.Start();

@@ -19,6 +19,10 @@ public sealed partial class CicadaMetrics : IDisposable
         MessagesReceived = _meter.CreateCounter<long>("cicada.messages.received", description: "Messages published into the broker");
         MessagesSent = _meter.CreateCounter<long>("cicada.messages.sent", description: "Messages delivered to subscribers");
         MessagesDropped = _meter.CreateCounter<long>("cicada.messages.dropped", description: "Deliveries dropped by a full session queue");
+        PublishesThrottled = _meter.CreateCounter<long>("cicada.publishes.throttled",
+            description: "Publishes that waited for a slow subscriber's queue to drain (Broker:OverflowPolicy backpressure)");
+        BackpressureTimeouts = _meter.CreateCounter<long>("cicada.backpressure.timeouts",
+            description: "Back-pressure waits that ran out (Broker:BackpressureMaxWaitMilliseconds); tag stuck=true when the subscriber took nothing meanwhile");
         ProtocolErrors = _meter.CreateCounter<long>("cicada.protocol.errors", description: "Connections closed for bad input");
         BytesReceived = _meter.CreateCounter<long>("cicada.bytes.received", unit: "By",
             description: "Bytes read from clients, by protocol (tag protocol; MQTT counts its packets on any transport, other TLS listeners the encrypted bytes)");
@@ -37,6 +41,12 @@ public sealed partial class CicadaMetrics : IDisposable
     public Counter<long> MessagesSent { get; }
     public Counter<long> MessagesDropped { get; }
     public Counter<long> ProtocolErrors { get; }
+
+    /// <summary>Publishes that had to wait for a subscriber's queue (back-pressure).</summary>
+    public Counter<long> PublishesThrottled { get; }
+
+    /// <summary>Back-pressure waits that ran out; tagged <c>stuck</c>.</summary>
+    public Counter<long> BackpressureTimeouts { get; }
 
     /// <summary>Bytes in from clients; edges tag each measurement with <c>protocol</c>.</summary>
     public Counter<long> BytesReceived { get; }

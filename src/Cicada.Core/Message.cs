@@ -14,7 +14,9 @@ public enum QoS : byte
 /// </summary>
 public sealed class Message
 {
-    private object?[]? _encodings;
+    // Null, one SingleEncoding (the common case: every subscriber wants the same variant), or an
+    // object?[EncodingSlots] once a second variant is asked for. Grows only, by CompareExchange.
+    private object? _encodings;
 
     public Message(string topic, ReadOnlyMemory<byte> payload, QoS qos, bool retain,
         MessageProperties? properties = null, string? originClientId = null, DateTimeOffset? expiresAt = null)
@@ -66,14 +68,43 @@ public sealed class Message
     public T GetOrAddEncoding<T, TState>(int slot, TState state, Func<Message, TState, T> encode)
         where T : class
     {
-        var cache = _encodings ?? Interlocked.CompareExchange(ref _encodings, new object?[EncodingSlots], null) ?? _encodings;
-        if (cache[slot] is T hit)
+        while (true)
         {
-            return hit;
-        }
+            var current = Volatile.Read(ref _encodings);
+            switch (current)
+            {
+                case object?[] cache:
+                    if (cache[slot] is T cached)
+                    {
+                        return cached;
+                    }
 
-        var made = encode(this, state);
-        return Interlocked.CompareExchange(ref cache[slot], made, null) as T ?? made;
+                    var encoded = encode(this, state);
+                    return Interlocked.CompareExchange(ref cache[slot], encoded, null) as T ?? encoded;
+                case SingleEncoding single when single.Slot == slot:
+                    return (T)single.Value;
+                case SingleEncoding single:
+                    // A second variant: move to the array (the loser of a race retries on it).
+                    var grown = new object?[EncodingSlots];
+                    grown[single.Slot] = single.Value;
+                    Interlocked.CompareExchange(ref _encodings, grown, current);
+                    continue;
+                default:
+                    var made = encode(this, state);
+                    if (Interlocked.CompareExchange(ref _encodings, new SingleEncoding(slot, made), null) is null)
+                    {
+                        return made;
+                    }
+
+                    continue; // someone else cached first: take theirs (or grow)
+            }
+        }
+    }
+
+    private sealed class SingleEncoding(int slot, object value)
+    {
+        public int Slot { get; } = slot;
+        public object Value { get; } = value;
     }
 
     public const int EncodingSlots = 16;

@@ -59,7 +59,10 @@ public sealed partial class DeviceCommands(Broker broker, DeviceRegistry registr
             : text.EndsWith('s') ? (text[..^1], 1.0)
             : text.EndsWith('m') ? (text[..^1], 60.0)
             : (text, 1.0);
-        if (!double.TryParse(number, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var value))
+        // double.TryParse accepts "NaN" and "Infinity" whatever the styles, and TimeSpan.FromSeconds
+        // throws on NaN: ?wait=NaN was a 500 (found by the HTTP fuzz).
+        if (!double.TryParse(number, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            || !double.IsFinite(value))
         {
             return false;
         }

@@ -20,6 +20,15 @@ internal sealed partial class HttpErrorMiddleware(RequestDelegate next, ILogger<
         try
         {
             await next(context);
+
+            // What routing and parameter binding answer with an empty body — 404 for no endpoint,
+            // 405 for a method the path lacks (its Allow header kept), 400 for a missing route
+            // value — gets the same RFC 9457 problem document as every other error of the edge.
+            var response = context.Response;
+            if (!response.HasStarted && response.StatusCode >= 400 && response.ContentType is null && response.ContentLength is null or 0)
+            {
+                await Problems.Create(response.StatusCode, EmptyErrorDetail(response.StatusCode, context.Request)).ExecuteAsync(context);
+            }
         }
         catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException or ConnectionAbortedException && context.RequestAborted.IsCancellationRequested)
         {
@@ -36,6 +45,13 @@ internal sealed partial class HttpErrorMiddleware(RequestDelegate next, ILogger<
             await Problems.Create(StatusCodes.Status500InternalServerError, "The broker failed to handle the request; see its log.").ExecuteAsync(context);
         }
     }
+
+    private static string EmptyErrorDetail(int status, HttpRequest request) => status switch
+    {
+        StatusCodes.Status404NotFound => $"No resource at {request.Path}; the API is under /api/v1 (see /openapi/v1.json).",
+        StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}; the Allow header lists the methods that are.",
+        _ => $"The request to {request.Path} could not be handled as sent.",
+    };
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Error, Message = "HTTP {Method} {Path} failed")]
     private static partial void LogFailed(ILogger logger, Exception exception, string method, string path);

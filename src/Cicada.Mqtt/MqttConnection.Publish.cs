@@ -10,6 +10,9 @@ internal sealed partial class MqttConnection
     private readonly Core.Limits.TokenBucket? _publishBucket;
     private int _unackedQos1;
 
+    /// <summary>Set by a QoS 0 publish that found a subscriber's queue backed up; the read loop awaits it.</summary>
+    private Task? _publishWait;
+
     private void HandlePublish(PublishPacket publish)
     {
         var link = _link!;
@@ -50,7 +53,11 @@ internal sealed partial class MqttConnection
         switch (publish.Qos)
         {
             case QoS.AtMostOnce:
-                _edge.Broker.PublishAsync(message).Forget();
+                // Nothing to acknowledge, but a task that is still running means a subscriber's queue
+                // is backed up (Broker:OverflowPolicy backpressure): the read loop waits for it
+                // before the next packet, so this client is slowed by TCP rather than its messages dropped.
+                _edge.Broker.PublishPacedAsync(message, out _publishWait).Forget();
+
                 break;
             case QoS.AtLeastOnce:
                 // MQTT-4.3.2-2: PUBACK once the message is ours (durable for persistent subscribers).

@@ -90,11 +90,21 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
                         if (status == FrameStatus.TooLarge)
                         {
                             // MQTT 5 §3.2.2.3.6: over the Maximum Packet Size we announced: 0x95.
+                            // Counted only: the protocol error below is this input's log line.
+                            _edge.Limiter?.Counted("packet-size");
                             ThrowHelper.ProtocolError("MQTT-3.2.2-15", $"Packet of {size} bytes exceeds the maximum of {maxPacketSize}",
                                 (byte)Protocol.V5.ReasonCode.PacketTooLarge);
                         }
 
                         stop = await HandleFrameAsync(frame);
+                        if (_publishWait is { } wait)
+                        {
+                            // Back-pressure: no further packet is read until the subscribers caught up
+                            // (or the broker's bounded wait ran out). The client is still talking to us.
+                            _publishWait = null;
+                            await wait;
+                            Volatile.Write(ref _lastActivity, Environment.TickCount64);
+                        }
                     }
                 }
                 finally
@@ -360,6 +370,8 @@ internal sealed partial class MqttConnection : IClientConnection, IHeartbeatHand
         {
             if (now - _openedAt > TimeSpan.FromSeconds(_edge.Broker.Options.ConnectTimeoutSeconds))
             {
+                // Counted with the other limits (cicada_limits_exceeded_total{limit="connect-timeout"}) and logged there.
+                _edge.Limiter?.Refused("connect-timeout", "mqtt", _context.RemoteEndPoint, "no CONNECT within Broker:ConnectTimeoutSeconds");
                 Abort("no CONNECT within the connect timeout");
             }
 

@@ -16,10 +16,10 @@ public sealed class ConfigurationProcessTests
                 { "Bridges": [ { "Name": "cloud", "Address": "localhost:1883", "Topics": [ { "Pattern": "a/#", "Direction": "sideways" } ] } ] }
                 """);
 
-            await using var cicada = ChildProcess.Start("dotnet",
-                [CicadaBroker.ServerDll, "--mqtt", "off", "--http", "off", "--coap", "off", "--amqp", "off", "--storage", "memory", "--config", config]);
+            await using var cicada = ExternalProcess.Start("dotnet",
+                [Repository.ServerDll, "--mqtt", "off", "--http", "off", "--coap", "off", "--amqp", "off", "--storage", "memory", "--config", config]);
 
-            Assert.Equal(2, await cicada.WaitForExitAsync(TestPorts.Wait));
+            Assert.Equal(2, (await cicada.WaitForExitAsync(Timeouts.Wait)).ExitCode);
             Assert.Contains(cicada.Lines, l => l.Contains("Bridges:0:Topics:0:Direction: 'sideways' is not in, out or both", StringComparison.Ordinal));
         }
         finally

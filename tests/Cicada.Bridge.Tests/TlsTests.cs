@@ -16,9 +16,10 @@ public sealed class TlsTests
         var pki = Directory.CreateTempSubdirectory("cicada-bridge-pki-").FullName;
         try
         {
-            await using (var cert = ChildProcess.Start("dotnet", [CicadaBroker.ServerDll, "cert", "dev", "--out", pki]))
+            await using (var cert = ExternalProcess.Start("dotnet", [Repository.ServerDll, "cert", "dev", "--out", pki]))
             {
-                Assert.True(await cert.WaitForExitAsync(TestPorts.Wait) == 0, cert.Output);
+                var result = await cert.WaitForExitAsync(Timeouts.Wait);
+                Assert.True(result.ExitCode == 0, result.ToString());
             }
 
             await using var remote = await MosquittoBroker.StartAsync(extraConfig:

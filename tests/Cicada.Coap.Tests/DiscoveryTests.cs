@@ -38,6 +38,11 @@ public sealed class DiscoveryTests
     [InlineData("href=/ps/home/t*", "</ps/home/temp>;rt=\"core.ps.data\";ct=50;obs")]
     [InlineData("ct=50", "</ps/home/temp>;rt=\"core.ps.data\";ct=50;obs")]
     [InlineData("rt=nothing", "")]
+    [InlineData("if=core.ps", "")] // no link has an interface description: a filter on it lists nothing
+    [InlineData("title=x", "")]
+    [InlineData("obs", "</ps/home/door%20state>;rt=\"core.ps.data\";obs,</ps/home/temp>;rt=\"core.ps.data\";ct=50;obs")]
+    [InlineData("rt=core.ps*", "</ps>;rt=\"core.ps\";ct=40,</ps/home/door%20state>;rt=\"core.ps.data\";obs,</ps/home/temp>;rt=\"core.ps.data\";ct=50;obs")]
+    [InlineData("c=lister", "</ps>;rt=\"core.ps\";ct=40,</ps/home/door%20state>;rt=\"core.ps.data\";obs,</ps/home/temp>;rt=\"core.ps.data\";ct=50;obs")] // credentials are no filter
     public async Task RFC6690_4_1_QueryFilters(string query, string expected)
     {
         await using var coap = await CoapHarness.StartAsync();

@@ -108,6 +108,46 @@ public sealed class HttpHookAuthenticatorTests : IDisposable
         Assert.Equal(3, _hook.Calls);
     }
 
+    /// <summary>
+    /// HTTP has no client id: each connection gets a derived <c>http:CONNECTION</c> one. Keyed on it,
+    /// every new connection asked the hook again; the key is user + password + protocol instead.
+    /// </summary>
+    [Fact]
+    public async Task CacheKey_ForHttp_IgnoresTheDerivedPerConnectionClientId()
+    {
+        _hook.Answer = _ => (HttpStatusCode.OK, """{"allow": true}""");
+        for (var connection = 0; connection < 3; connection++)
+        {
+            var request = new AuthRequest($"http:0HNCONN{connection}", "u", Encoding.UTF8.GetBytes("pw"), "http", new IPEndPoint(IPAddress.Loopback, 40000 + connection));
+            Assert.Equal(AuthResult.Allowed, await _auth.AuthenticateAsync(request, CancellationToken.None));
+        }
+
+        Assert.Equal(1, _hook.Calls);
+
+        // The same credentials over MQTT with a chosen client id are another answer (the hook may bind ids).
+        Assert.Equal(AuthResult.Allowed, await LoginAsync("u", "pw", clientId: "http"));
+        Assert.Equal(2, _hook.Calls);
+    }
+
+    /// <summary>CoAP without <c>?c=</c>: the client id is derived from the peer's address (new source port, new id); with <c>?c=</c> it is the client's.</summary>
+    [Fact]
+    public async Task CacheKey_ForCoap_IgnoresTheAddressDerivedClientId_ButKeepsAChosenOne()
+    {
+        _hook.Answer = _ => (HttpStatusCode.OK, """{"allow": true}""");
+        for (var port = 50000; port < 50003; port++)
+        {
+            var remote = new IPEndPoint(IPAddress.Loopback, port);
+            Assert.Equal(AuthResult.Allowed, await _auth.AuthenticateAsync(
+                new AuthRequest("coap:" + remote, "u", Encoding.UTF8.GetBytes("pw"), "coap", remote), CancellationToken.None));
+        }
+
+        Assert.Equal(1, _hook.Calls);
+
+        var chosen = new AuthRequest("lamp", "u", Encoding.UTF8.GetBytes("pw"), "coap", new IPEndPoint(IPAddress.Loopback, 50009));
+        Assert.Equal(AuthResult.Allowed, await _auth.AuthenticateAsync(chosen, CancellationToken.None));
+        Assert.Equal(2, _hook.Calls);
+    }
+
     [Fact]
     public async Task Anonymous_IsDecidedByAllowAnonymous_NeverByTheHook()
     {

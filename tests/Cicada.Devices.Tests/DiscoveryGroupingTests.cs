@@ -1,5 +1,4 @@
 using Cicada.Devices.Tests.Support;
-using Cicada.Http.Tests.Support;
 
 namespace Cicada.Devices.Tests;
 

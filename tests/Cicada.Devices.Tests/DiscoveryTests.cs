@@ -1,6 +1,5 @@
 using System.Globalization;
 using Cicada.Devices.Tests.Support;
-using Cicada.Http.Tests.Support;
 
 namespace Cicada.Devices.Tests;
 

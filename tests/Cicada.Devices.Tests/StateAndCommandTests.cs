@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Cicada.Devices.Tests.Support;
-using Cicada.Http.Tests.Support;
 
 namespace Cicada.Devices.Tests;
 

@@ -1,5 +1,4 @@
 using Cicada.Fault.Tests.Infrastructure;
-using Cicada.Interop.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace Cicada.Fault.Tests;
@@ -16,6 +15,14 @@ public sealed class KillNineMqttTests(ITestOutputHelper output)
     private const int MessageCount = 300;
     private const uint Expiry = 3600;
 
+    /// <summary>A persistent session subscribed to <paramref name="topic"/> and then gone: the broker queues for it across crashes.</summary>
+    private static async Task SubscribeOfflineAsync(CicadaProcess server, string clientId, int version, string topic, int qos)
+    {
+        await using var subscriber = await WireClient.ConnectAsync(server.MqttPort, clientId, version, clean: false, sessionExpiry: Expiry);
+        await subscriber.SubscribeAsync(topic, qos);
+        await subscriber.DisconnectAsync();
+    }
+
     [Theory]
     [InlineData(4, 1, 11)]
     [InlineData(4, 2, 12)]
@@ -28,11 +35,7 @@ public sealed class KillNineMqttTests(ITestOutputHelper output)
         await using var server = await CicadaProcess.StartAsync();
         var topic = $"fault/{Guid.NewGuid():N}";
         var subscriberId = $"sub-{seed}";
-        await using (var subscriber = await WireClient.ConnectAsync(server.MqttPort, subscriberId, version, clean: false, sessionExpiry: Expiry))
-        {
-            await subscriber.SubscribeAsync(topic, qos);
-            await subscriber.DisconnectAsync();
-        }
+        await SubscribeOfflineAsync(server, subscriberId, version, topic, qos);
 
         await PublishRetainedAsync(server.MqttPort, version, topic + "/retained", "kept");
 
@@ -80,11 +83,7 @@ public sealed class KillNineMqttTests(ITestOutputHelper output)
         await using var server = await CicadaProcess.StartAsync();
         var topic = $"fault/{Guid.NewGuid():N}";
         var subscriberId = $"sub-{seed}";
-        await using (var subscriber = await WireClient.ConnectAsync(server.MqttPort, subscriberId, version, clean: false, sessionExpiry: Expiry))
-        {
-            await subscriber.SubscribeAsync(topic, qos);
-            await subscriber.DisconnectAsync();
-        }
+        await SubscribeOfflineAsync(server, subscriberId, version, topic, qos);
 
         var payloads = Enumerable.Range(0, MessageCount).Select(i => $"s{i:D4}").ToList();
         var sender = new MqttSender(topic, qos, payloads);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Cicada.Http.Tests.Support;
-using static Cicada.Http.Tests.Support.Tools;
+using static Cicada.Testing.Tools;
 
 namespace Cicada.Http.Tests;
 

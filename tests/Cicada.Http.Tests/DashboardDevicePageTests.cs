@@ -1,6 +1,6 @@
 using System.Globalization;
 using Cicada.Http.Tests.Support;
-using static Cicada.Http.Tests.Support.Tools;
+using static Cicada.Testing.Tools;
 
 namespace Cicada.Http.Tests;
 
@@ -55,7 +55,7 @@ public sealed class DashboardDevicePageTests(BrokerFixture fixture) : IClassFixt
         Assert.True(await DeviceRegistryTests.WaitUntil(() =>
             browser.EvaluateAsync("document.getElementById('device-status').textContent").Result == "offline"), "never offline");
 
-        var shots = Path.Combine(Repo.Root, "TestResults");
+        var shots = Path.Combine(Repository.Root, "TestResults");
         Directory.CreateDirectory(shots);
         await browser.ScreenshotAsync(Path.Combine(shots, "dashboard-device.png"));
     }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Cicada.Http.Tests.Support;
-using static Cicada.Http.Tests.Support.Tools;
+using static Cicada.Testing.Tools;
 
 namespace Cicada.Http.Tests;
 
@@ -46,7 +46,7 @@ public sealed class DashboardTests(BrokerFixture fixture) : IClassFixture<Broker
         Assert.True(await DeviceRegistryTests.WaitUntil(() => Curl($"{_broker.BaseUrl}/api/v1/topics/dash{tag}/from-browser").Body == "clicked"),
             "the form's publish never arrived");
 
-        var shots = Path.Combine(Repo.Root, "TestResults");
+        var shots = Path.Combine(Repository.Root, "TestResults");
         Directory.CreateDirectory(shots);
         await browser.ScreenshotAsync(Path.Combine(shots, "dashboard.png"));
     }

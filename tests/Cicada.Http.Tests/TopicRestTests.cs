@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Cicada.Http.Tests.Support;
-using static Cicada.Http.Tests.Support.Tools;
+using static Cicada.Testing.Tools;
 
 namespace Cicada.Http.Tests;
 

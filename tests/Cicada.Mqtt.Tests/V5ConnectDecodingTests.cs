@@ -23,7 +23,7 @@ public class V5ConnectDecodingTests
     [Fact]
     public void Section_3_1_2_11_every_CONNECT_property_and_every_will_property_decodes()
     {
-        var props = new Props()
+        var props = new V5Props()
             .UInt32(0x11, 3600)              // Session Expiry Interval
             .UInt16(0x21, 20)                // Receive Maximum
             .UInt32(0x27, 4096)              // Maximum Packet Size
@@ -34,7 +34,7 @@ public class V5ConnectDecodingTests
             .User("region", "us")            // user properties may repeat, in order (§3.1.2.11.8)
             .String(0x15, "SCRAM-SHA-256")   // Authentication Method
             .Binary(0x16, [9, 8, 7]);        // Authentication Data
-        var will = new Props()
+        var will = new V5Props()
             .UInt32(0x18, 30)                // Will Delay Interval
             .Byte(0x01, 1)                   // Payload Format Indicator
             .UInt32(0x02, 120)               // Message Expiry Interval
@@ -118,7 +118,7 @@ public class V5ConnectDecodingTests
             value[^1] = 1;
         }
 
-        var props = new Props().Raw([id, .. value]).Raw([id, .. value]);
+        var props = new V5Props().Raw([id, .. value]).Raw([id, .. value]);
 
         Assert.Equal(0x82, Refused(Header(CleanStart).Props(props).String("c")).ReasonCode);
     }
@@ -139,7 +139,7 @@ public class V5ConnectDecodingTests
         var value = new byte[size];
         value[^1] = 1;
 
-        Assert.Equal(0x81, Refused(Header(CleanStart).Props(new Props().Raw([id, .. value])).String("c")).ReasonCode);
+        Assert.Equal(0x81, Refused(Header(CleanStart).Props(new V5Props().Raw([id, .. value])).String("c")).ReasonCode);
     }
 
     [Theory]
@@ -149,7 +149,7 @@ public class V5ConnectDecodingTests
     [InlineData(0x0B)] // Subscription Identifier
     public void Section_3_1_3_2_a_property_not_valid_in_the_will_makes_CONNECT_malformed(byte id)
     {
-        var will = new Props().Raw(id, 0, 0, 0, 1);
+        var will = new V5Props().Raw(id, 0, 0, 0, 1);
 
         var ex = Refused(Header(CleanStart | WillFlag).NoProps().String("c").Props(will).String("w").Binary());
 
@@ -165,7 +165,7 @@ public class V5ConnectDecodingTests
     [InlineData(0x09, new byte[] { 0, 0 })]       // Correlation Data
     public void MQTT_2_2_2_2_a_will_property_given_twice_is_a_protocol_error(byte id, byte[] value)
     {
-        var will = new Props().Raw([id, .. value]).Raw([id, .. value]);
+        var will = new V5Props().Raw([id, .. value]).Raw([id, .. value]);
 
         Assert.Equal(0x82, Refused(Header(CleanStart | WillFlag).NoProps().String("c").Props(will).String("w").Binary()).ReasonCode);
     }
@@ -176,12 +176,12 @@ public class V5ConnectDecodingTests
     [InlineData(0x17, new byte[] { 2 })]          // §3.1.2.11.7 Request Problem Information not 0/1
     [InlineData(0x19, new byte[] { 2 })]          // §3.1.2.11.6 Request Response Information not 0/1
     public void Section_3_1_2_11_an_out_of_range_CONNECT_property_value_is_a_protocol_error(byte id, byte[] value) =>
-        Assert.Equal(0x82, Refused(Header(CleanStart).Props(new Props().Raw([id, .. value])).String("c")).ReasonCode);
+        Assert.Equal(0x82, Refused(Header(CleanStart).Props(new V5Props().Raw([id, .. value])).String("c")).ReasonCode);
 
     [Fact]
     public void Section_3_1_3_2_a_will_payload_format_indicator_other_than_0_or_1_is_a_protocol_error()
     {
-        var will = new Props().Byte(0x01, 7);
+        var will = new V5Props().Byte(0x01, 7);
 
         Assert.Equal(0x82, Refused(Header(CleanStart | WillFlag).NoProps().String("c").Props(will).String("w").Binary()).ReasonCode);
     }
@@ -192,7 +192,7 @@ public class V5ConnectDecodingTests
     [InlineData(new byte[] { 0x11, 0x00, 0x00 })] // Session Expiry cut short
     [InlineData(new byte[] { 0x26, 0x00, 0x01, 0x61 })] // user property without its value
     public void Section_2_2_2_a_broken_property_makes_CONNECT_malformed(byte[] property) =>
-        Assert.Equal(0x81, Refused(Header(CleanStart).Props(new Props().Raw(property)).String("c")).ReasonCode);
+        Assert.Equal(0x81, Refused(Header(CleanStart).Props(new V5Props().Raw(property)).String("c")).ReasonCode);
 
     [Fact]
     public void Section_2_2_2_1_a_property_length_running_past_the_packet_is_malformed() =>
@@ -201,7 +201,7 @@ public class V5ConnectDecodingTests
     [Fact]
     public void MQTT_1_5_4_1_a_user_property_that_is_not_UTF_8_is_malformed()
     {
-        var props = new Props().Raw(0x26, 0x00, 0x02, 0xC3, 0x28, 0x00, 0x00);
+        var props = new V5Props().Raw(0x26, 0x00, 0x02, 0xC3, 0x28, 0x00, 0x00);
 
         Assert.Equal("MQTT-1.5.3-1", Refused(Header(CleanStart).Props(props).String("c")).Rule);
     }

@@ -60,7 +60,7 @@ public class V5EncoderTests
         Assert.Equal(0, frame.Flags);
         Assert.Equal([0x01, 0x00], body[..2]);
         var position = 2;
-        var read = V5Wire.ReadProperties(body, ref position);
+        var read = V5Read.Properties(body, ref position);
         Assert.Equal(body.Length, position);
         Assert.Equal(
             [
@@ -105,7 +105,7 @@ public class V5EncoderTests
 
         Assert.Equal([0x00, 0x09, 0x00], body[..3]);
         var position = 3;
-        Assert.Equal([new(0x1F, "no"), new(0x26, ("k", "v"))], V5Wire.ReadProperties(body, ref position));
+        Assert.Equal([new(0x1F, "no"), new(0x26, ("k", "v"))], V5Read.Properties(body, ref position));
     }
 
     // ---- SUBACK / UNSUBACK (§3.9, §3.11) ----
@@ -134,7 +134,7 @@ public class V5EncoderTests
         var (_, body) = Frame(Write(w => MqttV5Encoder.WriteSubAck(w, MqttPacketType.SubAck, 1, [0x8F], props)));
 
         var position = 2;
-        Assert.Equal([new(0x1F, "why")], V5Wire.ReadProperties(body, ref position));
+        Assert.Equal([new(0x1F, "why")], V5Read.Properties(body, ref position));
         Assert.Equal([0x8F], body[position..]);
     }
 
@@ -186,7 +186,7 @@ public class V5EncoderTests
             position += 2;
         }
 
-        var props = V5Wire.ReadProperties(body, ref position);
+        var props = V5Read.Properties(body, ref position);
         return (topic, id, props, body[position..]);
     }
 

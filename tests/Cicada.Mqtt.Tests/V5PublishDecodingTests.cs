@@ -17,7 +17,7 @@ public class V5PublishDecodingTests
     [Fact]
     public void Section_3_3_2_3_every_PUBLISH_property_decodes_and_the_payload_follows_the_block()
     {
-        var props = new Props()
+        var props = new V5Props()
             .Byte(0x01, 1)
             .UInt32(0x02, 60)
             .String(0x03, "application/json")
@@ -47,7 +47,7 @@ public class V5PublishDecodingTests
     [Fact]
     public void A_QoS_0_v5_PUBLISH_has_no_packet_id_before_its_properties()
     {
-        var p = Decode(Qos(0), new PacketBuilder().String("t").Props(new Props().UInt32(0x02, 5)).Bytes(0x78));
+        var p = Decode(Qos(0), new PacketBuilder().String("t").Props(new V5Props().UInt32(0x02, 5)).Bytes(0x78));
 
         Assert.Equal((ushort)0, p.PacketId);
         Assert.Equal(5u, p.Properties!.MessageExpiryInterval);
@@ -66,7 +66,7 @@ public class V5PublishDecodingTests
     [Fact]
     public void Section_3_3_2_3_4_a_v5_PUBLISH_may_have_an_empty_topic_when_it_carries_a_topic_alias()
     {
-        var p = Decode(Qos(0), new PacketBuilder().String("").Props(new Props().UInt16(0x23, 1)).Bytes(1));
+        var p = Decode(Qos(0), new PacketBuilder().String("").Props(new V5Props().UInt16(0x23, 1)).Bytes(1));
 
         Assert.Equal("", p.Topic);
         Assert.Equal((ushort)1, p.Properties!.TopicAlias);
@@ -85,7 +85,7 @@ public class V5PublishDecodingTests
     [Fact]
     public void MQTT_3_3_4_6_a_subscription_identifier_from_a_client_is_a_protocol_error()
     {
-        var ex = Refused(Qos(1), new PacketBuilder().String("t").UInt16(1).Props(new Props().VarInt(0x0B, 5)));
+        var ex = Refused(Qos(1), new PacketBuilder().String("t").UInt16(1).Props(new V5Props().VarInt(0x0B, 5)));
 
         Assert.Equal(("MQTT-3.3.4-6", 0x82), (ex.Rule, ex.ReasonCode));
     }
@@ -99,7 +99,7 @@ public class V5PublishDecodingTests
     [InlineData(0x23, new byte[] { 0, 1 })]
     public void MQTT_2_2_2_2_a_PUBLISH_property_given_twice_is_a_protocol_error(byte id, byte[] value)
     {
-        var props = new Props().Raw([id, .. value]).Raw([id, .. value]);
+        var props = new V5Props().Raw([id, .. value]).Raw([id, .. value]);
 
         Assert.Equal(0x82, Refused(0, new PacketBuilder().String("t").Props(props)).ReasonCode);
     }
@@ -112,20 +112,20 @@ public class V5PublishDecodingTests
     [InlineData(0x15)] // Authentication Method
     [InlineData(0x17)] // Request Problem Information
     public void Section_2_2_2_2_a_property_not_valid_in_PUBLISH_makes_it_malformed(byte id) =>
-        Assert.Equal(0x81, Refused(0, new PacketBuilder().String("t").Props(new Props().Raw(id, 0, 0, 0, 1))).ReasonCode);
+        Assert.Equal(0x81, Refused(0, new PacketBuilder().String("t").Props(new V5Props().Raw(id, 0, 0, 0, 1))).ReasonCode);
 
     [Fact]
     public void Section_2_2_2_2_a_multi_byte_property_identifier_is_not_mistaken_for_a_one_byte_one()
     {
         // Identifier 0x101 (Variable Byte Integer 0x81 0x02) is no property; its low byte is Payload Format Indicator.
-        var ex = Refused(0, new PacketBuilder().String("t").Props(new Props().Raw(0x81, 0x02, 0x01)));
+        var ex = Refused(0, new PacketBuilder().String("t").Props(new V5Props().Raw(0x81, 0x02, 0x01)));
 
         Assert.Equal(0x81, ex.ReasonCode);
     }
 
     [Fact]
     public void Section_3_3_2_3_2_a_payload_format_indicator_other_than_0_or_1_is_a_protocol_error() =>
-        Assert.Equal(0x82, Refused(0, new PacketBuilder().String("t").Props(new Props().Byte(0x01, 2))).ReasonCode);
+        Assert.Equal(0x82, Refused(0, new PacketBuilder().String("t").Props(new V5Props().Byte(0x01, 2))).ReasonCode);
 
     [Fact]
     public void A_property_block_longer_than_the_PUBLISH_is_malformed() =>
@@ -157,7 +157,7 @@ public class V5PublishDecodingTests
     [Fact]
     public void Section_3_4_2_2_an_acknowledgement_may_carry_a_reason_string_and_user_properties()
     {
-        var props = new Props().String(0x1F, "quota").User("k", "v").User("k", "w");
+        var props = new V5Props().String(0x1F, "quota").User("k", "v").User("k", "w");
 
         var ack = MqttDecoder.DecodeAckV5(new PacketBuilder().UInt16(9).Bytes(0x97).Props(props).ToArray());
 
@@ -167,7 +167,7 @@ public class V5PublishDecodingTests
     [Fact]
     public void MQTT_2_2_2_2_a_reason_string_given_twice_in_an_acknowledgement_is_a_protocol_error()
     {
-        var props = new Props().String(0x1F, "a").String(0x1F, "b");
+        var props = new V5Props().String(0x1F, "a").String(0x1F, "b");
 
         var ex = Assert.Throws<MqttProtocolException>(() => MqttDecoder.DecodeAckV5(new PacketBuilder().UInt16(9).Bytes(0).Props(props).ToArray()));
 
@@ -180,7 +180,7 @@ public class V5PublishDecodingTests
     [InlineData(0x23)] // Topic Alias
     public void Section_2_2_2_2_a_property_not_valid_in_an_acknowledgement_makes_it_malformed(byte id)
     {
-        var body = new PacketBuilder().UInt16(1).Bytes(0).Props(new Props().Raw(id, 0, 0, 0, 1)).ToArray();
+        var body = new PacketBuilder().UInt16(1).Bytes(0).Props(new V5Props().Raw(id, 0, 0, 0, 1)).ToArray();
 
         Assert.Equal(0x81, Assert.Throws<MqttProtocolException>(() => MqttDecoder.DecodeAckV5(body)).ReasonCode);
     }
@@ -223,7 +223,7 @@ public class V5PublishDecodingTests
     public void Section_3_14_2_2_DISCONNECT_properties_decode()
     {
         var body = new PacketBuilder().Bytes(0x04)
-            .Props(new Props().UInt32(0x11, 0).String(0x1F, "bye").User("x", "y")).ToArray();
+            .Props(new V5Props().UInt32(0x11, 0).String(0x1F, "bye").User("x", "y")).ToArray();
 
         var (reason, props) = MqttDecoder.DecodeReasonAndProperties(body, PropertyContext.Disconnect);
 
@@ -239,7 +239,7 @@ public class V5PublishDecodingTests
     [InlineData(0x15)] // Authentication Method
     public void Section_2_2_2_2_a_property_not_valid_in_DISCONNECT_makes_it_malformed(byte id)
     {
-        var body = new PacketBuilder().Bytes(0).Props(new Props().Raw(id, 0, 1)).ToArray();
+        var body = new PacketBuilder().Bytes(0).Props(new V5Props().Raw(id, 0, 1)).ToArray();
 
         var ex = Assert.Throws<MqttProtocolException>(() => MqttDecoder.DecodeReasonAndProperties(body, PropertyContext.Disconnect));
 
@@ -249,7 +249,7 @@ public class V5PublishDecodingTests
     [Fact]
     public void MQTT_2_2_2_2_a_session_expiry_given_twice_in_DISCONNECT_is_a_protocol_error()
     {
-        var body = new PacketBuilder().Bytes(0).Props(new Props().UInt32(0x11, 1).UInt32(0x11, 2)).ToArray();
+        var body = new PacketBuilder().Bytes(0).Props(new V5Props().UInt32(0x11, 1).UInt32(0x11, 2)).ToArray();
 
         var ex = Assert.Throws<MqttProtocolException>(() => MqttDecoder.DecodeReasonAndProperties(body, PropertyContext.Disconnect));
 
@@ -260,7 +260,7 @@ public class V5PublishDecodingTests
     public void Section_3_15_2_AUTH_properties_decode()
     {
         var body = new PacketBuilder().Bytes(0x18)
-            .Props(new Props().String(0x15, "SCRAM-SHA-256").Binary(0x16, [1, 2, 3]).String(0x1F, "step")).ToArray();
+            .Props(new V5Props().String(0x15, "SCRAM-SHA-256").Binary(0x16, [1, 2, 3]).String(0x1F, "step")).ToArray();
 
         var (reason, props) = MqttDecoder.DecodeReasonAndProperties(body, PropertyContext.Auth);
 
@@ -273,7 +273,7 @@ public class V5PublishDecodingTests
     [Fact]
     public void Section_2_2_2_2_a_session_expiry_in_AUTH_makes_it_malformed()
     {
-        var body = new PacketBuilder().Bytes(0x18).Props(new Props().UInt32(0x11, 1)).ToArray();
+        var body = new PacketBuilder().Bytes(0x18).Props(new V5Props().UInt32(0x11, 1)).ToArray();
 
         var ex = Assert.Throws<MqttProtocolException>(() => MqttDecoder.DecodeReasonAndProperties(body, PropertyContext.Auth));
 

@@ -47,7 +47,7 @@ public class V5SubscribeDecodingTests
     [InlineData(268_435_455)] // the largest Variable Byte Integer (§3.8.2.1.2)
     public void Section_3_8_2_1_2_the_subscription_identifier_decodes(int subscriptionId)
     {
-        var (_, _, decoded) = Subscribe(new PacketBuilder().UInt16(1).Props(new Props().VarInt(0x0B, subscriptionId)).String("a").Bytes(1));
+        var (_, _, decoded) = Subscribe(new PacketBuilder().UInt16(1).Props(new V5Props().VarInt(0x0B, subscriptionId)).String("a").Bytes(1));
 
         Assert.Equal(subscriptionId, decoded);
     }
@@ -55,7 +55,7 @@ public class V5SubscribeDecodingTests
     [Fact]
     public void Section_3_8_2_1_3_user_properties_are_allowed_in_SUBSCRIBE()
     {
-        var (_, filters, _) = Subscribe(new PacketBuilder().UInt16(1).Props(new Props().User("k", "v")).String("a").Bytes(1));
+        var (_, filters, _) = Subscribe(new PacketBuilder().UInt16(1).Props(new V5Props().User("k", "v")).String("a").Bytes(1));
 
         Assert.Single(filters);
     }
@@ -81,11 +81,11 @@ public class V5SubscribeDecodingTests
 
     [Fact]
     public void Section_3_8_2_1_2_two_subscription_identifiers_are_a_protocol_error() =>
-        Assert.Equal(0x82, Refused(new PacketBuilder().UInt16(1).Props(new Props().VarInt(0x0B, 1).VarInt(0x0B, 2)).String("a").Bytes(0)).ReasonCode);
+        Assert.Equal(0x82, Refused(new PacketBuilder().UInt16(1).Props(new V5Props().VarInt(0x0B, 1).VarInt(0x0B, 2)).String("a").Bytes(0)).ReasonCode);
 
     [Fact]
     public void Section_3_8_2_1_2_subscription_identifier_0_is_a_protocol_error() =>
-        Assert.Equal(0x82, Refused(new PacketBuilder().UInt16(1).Props(new Props().VarInt(0x0B, 0)).String("a").Bytes(0)).ReasonCode);
+        Assert.Equal(0x82, Refused(new PacketBuilder().UInt16(1).Props(new V5Props().VarInt(0x0B, 0)).String("a").Bytes(0)).ReasonCode);
 
     [Theory]
     [InlineData(0x23)] // Topic Alias
@@ -93,7 +93,7 @@ public class V5SubscribeDecodingTests
     [InlineData(0x11)] // Session Expiry Interval
     [InlineData(0x1F)] // Reason String
     public void Section_2_2_2_2_a_property_not_valid_in_SUBSCRIBE_makes_it_malformed(byte id) =>
-        Assert.Equal(0x81, Refused(new PacketBuilder().UInt16(1).Props(new Props().Raw(id, 0, 0, 0, 1)).String("a").Bytes(0)).ReasonCode);
+        Assert.Equal(0x81, Refused(new PacketBuilder().UInt16(1).Props(new V5Props().Raw(id, 0, 0, 0, 1)).String("a").Bytes(0)).ReasonCode);
 
     [Fact]
     public void MQTT_3_8_3_2_a_v5_SUBSCRIBE_without_a_filter_is_a_protocol_error() =>
@@ -125,7 +125,7 @@ public class V5SubscribeDecodingTests
         var filters = new List<string>();
 
         var id = MqttDecoder.DecodeUnsubscribe(
-            new PacketBuilder().UInt16(77).Props(new Props().User("k", "v")).String("a/+").String("$share/g/b").ToArray(), filters, v5: true);
+            new PacketBuilder().UInt16(77).Props(new V5Props().User("k", "v")).String("a/+").String("$share/g/b").ToArray(), filters, v5: true);
 
         Assert.Equal(77, id);
         Assert.Equal(["a/+", "$share/g/b"], filters);
@@ -136,7 +136,7 @@ public class V5SubscribeDecodingTests
     [InlineData(0x1F)] // Reason String
     public void Section_2_2_2_2_a_property_not_valid_in_UNSUBSCRIBE_makes_it_malformed(byte id)
     {
-        var body = new PacketBuilder().UInt16(1).Props(new Props().Raw(id, 0, 1, 0x61)).String("a").ToArray();
+        var body = new PacketBuilder().UInt16(1).Props(new V5Props().Raw(id, 0, 1, 0x61)).String("a").ToArray();
 
         Assert.Equal(0x81, Assert.Throws<MqttProtocolException>(() => MqttDecoder.DecodeUnsubscribe(body, [], v5: true)).ReasonCode);
     }

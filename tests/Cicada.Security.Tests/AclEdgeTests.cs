@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 
 namespace Cicada.Security.Tests;
@@ -446,7 +445,7 @@ public sealed class AmqpAclTests(EdgeAclBrokerFixture fixture) : IClassFixture<E
 {
     private async Task RunAsync(string scenario)
     {
-        var script = Path.Combine(SecureBroker.RepositoryRoot, "tests", "Cicada.Security.Tests", "clients", "pika_acl.py");
+        var script = Path.Combine(Repository.Root, "tests", "Cicada.Security.Tests", "clients", "pika_acl.py");
         var result = await ExternalProcess.RunAsync("/usr/bin/python3",
             [script, scenario, SecureBroker.Invariant(fixture.Broker.AmqpPort), EdgeAclBrokerFixture.AlicePassword, EdgeAclBrokerFixture.BobPassword],
             Timeouts.ExternalClient);

@@ -1,4 +1,3 @@
-using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 
 namespace Cicada.Security.Tests;
@@ -7,7 +6,7 @@ namespace Cicada.Security.Tests;
 public sealed class AmqpsTests
 {
     private static Task<ProcessResult> PikaAsync(params string[] arguments) =>
-        ExternalProcess.RunAsync("/usr/bin/python3", [Path.Combine(SecureBroker.RepositoryRoot, "tests", "Cicada.Security.Tests", "clients", "pika_tls.py"), .. arguments],
+        ExternalProcess.RunAsync("/usr/bin/python3", [Path.Combine(Repository.Root, "tests", "Cicada.Security.Tests", "clients", "pika_tls.py"), .. arguments],
             Timeouts.ExternalClient);
 
     [Fact]

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 
 namespace Cicada.Security.Tests;
@@ -29,6 +28,9 @@ public sealed class AuthHookFixture : IAsyncLifetime
                 ["Auth:HookUrl"] = Hook.Url,
                 // Far longer than the tests run: the cache must be what stops a second call, not luck.
                 ["Auth:HookCacheSeconds"] = "600",
+                // The default 2 s fails closed when a loaded run is slow to answer the first call
+                // (cold HttpClient in the broker, busy thread pool here): a denial a test never meant.
+                ["Auth:HookTimeoutMilliseconds"] = "10000",
             },
         });
     }

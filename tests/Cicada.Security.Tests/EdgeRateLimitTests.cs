@@ -1,5 +1,4 @@
 using System.Globalization;
-using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 
 namespace Cicada.Security.Tests;
@@ -26,7 +25,7 @@ public sealed class EdgeRateLimitTests
     public async Task Amqp091_PublishRate_ClosesTheChannel406_ConnectionLivesOn_CountedAndLogged()
     {
         await using var broker = await StartAsync(burst: 5);
-        var script = Path.Combine(SecureBroker.RepositoryRoot, "tests", "Cicada.Security.Tests", "clients", "pika_rate.py");
+        var script = Path.Combine(Repository.Root, "tests", "Cicada.Security.Tests", "clients", "pika_rate.py");
         var result = await ExternalProcess.RunAsync("/usr/bin/python3", [script, SecureBroker.Invariant(broker.AmqpPort), "5"], Timeouts.ExternalClient);
         Assert.True(result.ExitCode == 0 && result.StandardOutput.Contains("OK"), $"pika failed:\n{result}\n--- broker ---\n{broker.Output}");
 
@@ -40,7 +39,7 @@ public sealed class EdgeRateLimitTests
     {
         await using var broker = await StartAsync(burst: 3);
         var topic = $"coap://127.0.0.1:{SecureBroker.Invariant(broker.CoapPort)}/ps/rate/coap-{Guid.NewGuid():N}";
-        var peer = SecureBroker.Invariant(SecureBroker.FreeUdpPort());
+        var peer = SecureBroker.Invariant(TestPorts.FreeUdpPort());
 
         // coap-client binds the same local port each time (-p): one peer endpoint, one bucket.
         var accepted = 0;

@@ -1,5 +1,4 @@
 using System.Text;
-using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 using MQTTnet;
 using MQTTnet.Protocol;

@@ -1,4 +1,3 @@
-using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 using MQTTnet;
 using MQTTnet.Formatter;
@@ -60,6 +59,83 @@ public sealed class LimitsTests
             }
 
             Assert.True(DateTime.UtcNow < deadline, "the closed connection was never uncounted");
+            await Task.Delay(100);
+        }
+    }
+
+    private const string PikaTwoConnections = """
+        import sys, pika
+        params = pika.ConnectionParameters("127.0.0.1", int(sys.argv[1]), connection_attempts=1, socket_timeout=10)
+        first = pika.BlockingConnection(params)
+        try:
+            second = pika.BlockingConnection(params)
+            print("second accepted")
+            second.close()
+        except Exception as e:
+            print("second refused", repr(e), repr(getattr(e, "args", None)))
+        first.close()
+        """;
+
+    [Fact]
+    public async Task MaxConnections_CountsEveryListener_MqttOverItGets0x03_AmqpOverItGets530()
+    {
+        await using var broker = await SecureBroker.StartAsync(new SecureBrokerSettings
+        {
+            AllEdges = true,
+            Configuration = new Dictionary<string, string> { ["Limits:MaxConnections"] = "2" },
+        });
+
+        await using var holder = await RawMqttClient.ConnectAcceptedAsync(broker.Port, "global-holder");
+
+        // MQTT-3.2.2.3 0x03 server unavailable for the connection over Limits:MaxConnections.
+        var second = await RawMqttClient.ConnectAcceptedAsync(broker.Port, "global-second");
+        var (third, connAck) = await RawMqttClient.ConnectAsync(broker.Port, new ConnectOptions { ClientId = "global-third" });
+        await using (third)
+        {
+            Assert.Equal(0x03, connAck.ReturnCode);
+            await third.ExpectClosedAsync();
+        }
+
+        await second.DisconnectAndWaitForCloseAsync();
+        await second.DisposeAsync();
+
+        // One AMQP connection takes the second slot; the next is refused with connection.close 530
+        // NOT_ALLOWED at start-ok (RabbitMQ's answer at its connection limit), which pika reports.
+        string output;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var pika = await ExternalProcess.RunAsync("/usr/bin/python3", ["-c", PikaTwoConnections, SecureBroker.Invariant(broker.AmqpPort)],
+                Timeouts.ExternalClient);
+            output = string.Join('\n', pika.StandardOutput) + pika.StandardError;
+            // The MQTT slot is free once the broker has seen that socket close (until then the first
+            // pika connection is the one refused, and the script fails): retry until it has.
+            if (pika.ExitCode == 0 || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.True(output.Contains("second refused", StringComparison.Ordinal), output);
+        Assert.Contains("530", output, StringComparison.Ordinal);
+        await broker.WaitForLogAsync("refused by limit max-connections");
+
+        // Both AMQP connections have closed: their slots are free again (the lease is released).
+        deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var (again, ack) = await RawMqttClient.ConnectAsync(broker.Port, new ConnectOptions { ClientId = "global-again" });
+            await using (again)
+            {
+                if (ack.ReturnCode == 0)
+                {
+                    break;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the closed AMQP connection was never uncounted");
             await Task.Delay(100);
         }
     }

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 using MQTTnet;
 using MQTTnet.Formatter;

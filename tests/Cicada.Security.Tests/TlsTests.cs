@@ -1,4 +1,3 @@
-using Cicada.Interop.Tests.Infrastructure;
 using Cicada.Security.Tests.Infrastructure;
 
 namespace Cicada.Security.Tests;

@@ -54,6 +54,7 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Broker:MaxInflight", 1, 65535)]
     [InlineData("Broker:MaxQueuedMessages", 1, int.MaxValue)]
     [InlineData("Broker:ConnectTimeoutSeconds", 1, 3600)]
+    [InlineData("Broker:BackpressureMaxWaitMilliseconds", 1, 3_600_000)]
     [InlineData("Sys:IntervalSeconds", 0, 86_400)]
     [InlineData("Http:MaxBodySize", 1, long.MaxValue)]
     [InlineData("Http:StreamKeepAliveSeconds", 1, 3600)]
@@ -97,6 +98,7 @@ public sealed class ConfigurationValidationTests : IDisposable
     [InlineData("Broker:MaxInflight", 65535)]
     [InlineData("Broker:MaxQueuedMessages", int.MaxValue)]
     [InlineData("Broker:ConnectTimeoutSeconds", 3600)]
+    [InlineData("Broker:BackpressureMaxWaitMilliseconds", 3_600_000)]
     [InlineData("Sys:IntervalSeconds", 86_400)]
     [InlineData("Http:StreamKeepAliveSeconds", 3600)]
     [InlineData("Coap:MaxBodySize", int.MaxValue)]
@@ -158,12 +160,13 @@ public sealed class ConfigurationValidationTests : IDisposable
             "Mqtt:MaxPacketSize", "Mqtt:ReceiveMaximum", "Mqtt:TopicAliasMaximum", "Mqtt:MaxKeepAliveSeconds", "Broker:MaxInflight", "Broker:MaxQueuedMessages", "Broker:ConnectTimeoutSeconds", "Sys:IntervalSeconds", "Http:MaxBodySize", "Http:StreamKeepAliveSeconds", "Http:StreamReplayMessages", "Http:StreamReplaySeconds", "Coap:MaxBodySize", "Coap:BlockSize", "Coap:SeparateResponseAfterMilliseconds", "Coap:ConfirmableNotificationSeconds", "Coap:MaxObservations", "Coap:MaxExchanges", "Amqp:FrameMax", "Amqp:ChannelMax", "Amqp:HeartbeatSeconds", "Amqp:MaxMessageSize", "Limits:MaxConnections", "Limits:MaxConnectionsPerIp", "Limits:MaxSubscriptionsPerClient", "Limits:MaxTopicLevels", "Limits:MaxTopicLength",
             "Broker:MaxQueuedBytes", "Limits:MaxPublishesPerSecond", "Limits:PublishBurst", "Limits:MaxHttpRequestsPerSecond", "Limits:HttpRequestBurst",
             "Storage:BusyTimeoutSeconds", "Auth:HookTimeoutMilliseconds", "Auth:HookCacheSeconds",
+            "Broker:BackpressureMaxWaitMilliseconds",
         };
         Assert.Equal(tested.Order(StringComparer.Ordinal), ConfigurationRules.Ranges.Select(r => r.Key).Order(StringComparer.Ordinal));
 
         // And every boundary is accepted.
         var json = "{ \"Mqtt\": { \"MaxPacketSize\": 16, \"ReceiveMaximum\": 1, \"TopicAliasMaximum\": 0, \"MaxKeepAliveSeconds\": 0 }, "
-            + "\"Broker\": { \"MaxInflight\": 1, \"MaxQueuedMessages\": 1, \"MaxQueuedBytes\": 0, \"ConnectTimeoutSeconds\": 1 }, \"Sys\": { \"IntervalSeconds\": 0 }, "
+            + "\"Broker\": { \"MaxInflight\": 1, \"MaxQueuedMessages\": 1, \"MaxQueuedBytes\": 0, \"ConnectTimeoutSeconds\": 1, \"BackpressureMaxWaitMilliseconds\": 1, \"OverflowPolicy\": \"drop-oldest\" }, \"Sys\": { \"IntervalSeconds\": 0 }, "
             + "\"Http\": { \"MaxBodySize\": 9223372036854775807, \"StreamKeepAliveSeconds\": 1, \"StreamReplayMessages\": 0, \"StreamReplaySeconds\": 1 }, "
             + "\"Coap\": { \"BlockSize\": 16, \"MaxBodySize\": 1, \"SeparateResponseAfterMilliseconds\": 0, \"ConfirmableNotificationSeconds\": 1, \"MaxObservations\": 0, \"MaxExchanges\": 1 }, "
             + "\"Amqp\": { \"FrameMax\": 4096, \"ChannelMax\": 1, \"HeartbeatSeconds\": 0, \"MaxMessageSize\": 1 }, "
@@ -183,6 +186,15 @@ public sealed class ConfigurationValidationTests : IDisposable
         await AssertRefusedAsync(Json(key, rawValue), key, "is not a whole number");
         // One line per problem: the type error is not repeated as a range error.
         Assert.Single(_cli.Error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains(key, StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Theory]
+    [InlineData("\"drop-newest\"")]
+    [InlineData("\"\"")]
+    [InlineData("\"back pressure\"")]
+    public async Task OverflowPolicy_NotBackpressureOrDropOldest_IsRefused(string value)
+    {
+        await AssertRefusedAsync(Json("Broker:OverflowPolicy", value), "Broker:OverflowPolicy", "is not one of backpressure, drop-oldest");
     }
 
     [Fact]

@@ -48,7 +48,7 @@ internal sealed partial class MqttBenchClient : IAsyncDisposable
     /// <summary>Stopwatch ticks from the start of the TCP connect to the CONNACK.</summary>
     public long ConnectTicks { get; private set; }
 
-    /// <summary>Opens TCP, sends CONNECT (clean session) and waits for an accepting CONNACK.</summary>
+    /// <summary>Opens TCP, sends CONNECT (clean session unless told otherwise) and waits for an accepting CONNACK.</summary>
     public static async Task<MqttBenchClient> ConnectAsync(
         EndPoint endPoint,
         string clientId,
@@ -56,7 +56,8 @@ internal sealed partial class MqttBenchClient : IAsyncDisposable
         IPublishSink? sink,
         int receiveBufferSize,
         TimeSpan timeout,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        bool cleanSession = true)
     {
         var started = Stopwatch.GetTimestamp();
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -71,7 +72,7 @@ internal sealed partial class MqttBenchClient : IAsyncDisposable
             var id = Encoding.UTF8.GetBytes(clientId);
             lock (client._sendLock)
             {
-                Packets.WriteConnect(client.Reserve(Packets.ConnectSize(id)), id, keepAliveSeconds);
+                Packets.WriteConnect(client.Reserve(Packets.ConnectSize(id)), id, keepAliveSeconds, cleanSession);
             }
 
             client.Flush();

@@ -44,7 +44,7 @@ internal static class Packets
         return 1 + VarIntSize(remaining) + remaining;
     }
 
-    public static void WriteConnect(Span<byte> destination, ReadOnlySpan<byte> clientId, ushort keepAliveSeconds)
+    public static void WriteConnect(Span<byte> destination, ReadOnlySpan<byte> clientId, ushort keepAliveSeconds, bool cleanSession = true)
     {
         var remaining = 10 + 2 + clientId.Length;
         destination[0] = Connect;
@@ -53,7 +53,8 @@ internal static class Packets
         ProtocolName.CopyTo(destination[(i + 2)..]);
         i += 6;
         destination[i++] = 4; // §3.1.2.2: protocol level 4 is MQTT 3.1.1.
-        destination[i++] = 0x02; // §3.1.2.4: clean session, no will, no credentials.
+        // §3.1.2.4: clean session unless asked for a persistent one; no will, no credentials.
+        destination[i++] = cleanSession ? (byte)0x02 : (byte)0x00;
         BinaryPrimitives.WriteUInt16BigEndian(destination[i..], keepAliveSeconds);
         i += 2;
         BinaryPrimitives.WriteUInt16BigEndian(destination[i..], (ushort)clientId.Length);

@@ -18,6 +18,9 @@ internal sealed class BenchResult
     public int Publishers { get; init; }
     public int Subscribers { get; init; }
 
+    /// <summary>The case whose other-broker runs the report compares this case with, if not its own.</summary>
+    public string? CompareTo { get; init; }
+
     /// <summary>True when the run completed and every integrity check held.</summary>
     public bool Ok { get; set; }
 
@@ -31,6 +34,7 @@ internal sealed class BenchResult
     public LatencyFigures? Latency { get; set; }
     public ConnectFigures? Connect { get; set; }
     public IdleFigures? Idle { get; set; }
+    public IdleCostFigures? IdleCost { get; set; }
 }
 
 internal sealed class ThroughputFigures
@@ -85,6 +89,21 @@ internal sealed class IdleFigures
     public long? RssAfterKb { get; set; }
     public double? RssPerConnectionBytes { get; set; }
     public double HeldSeconds { get; set; }
+}
+
+/// <summary>1→1 throughput without and with idle sessions subscribed to unrelated exact topics.</summary>
+internal sealed class IdleCostFigures
+{
+    public int Sessions { get; set; }
+    /// <summary>The mean of the runs just before and just after the idle sessions were there.</summary>
+    public double WithoutPerSecond { get; set; }
+    public double WithPerSecond { get; set; }
+
+    /// <summary>With ÷ without, in percent: 100 means the idle sessions cost nothing.</summary>
+    public double KeptPercent { get; set; }
+
+    /// <summary>How long connecting and subscribing the idle sessions took.</summary>
+    public double SetupSeconds { get; set; }
 }
 
 [JsonSourceGenerationOptions(

@@ -109,9 +109,14 @@ internal static class ReportCommand
             {
                 var row = new ReportRow { Case = group.Key, Metric = metric.Name, HigherIsBetter = metric.HigherIsBetter };
                 row.BaselineRuns.AddRange(Values(runs, baseline, metric));
-                row.OtherRuns.AddRange(Values(runs, other, metric));
+                // A case only the baseline ran (another storage, say) borrows the other broker's
+                // runs of the case it names, so its ratio compares like with like.
+                var otherRuns = runs.Any(r => r.Label == other) || runs[0].CompareTo is not { } reference
+                    ? runs
+                    : results.Where(r => r.Name == reference).ToList();
+                row.OtherRuns.AddRange(Values(otherRuns, other, metric));
                 row.BaselineAttempts = runs.Count(r => r.Label == baseline);
-                row.OtherAttempts = runs.Count(r => r.Label == other);
+                row.OtherAttempts = otherRuns.Count(r => r.Label == other);
                 row.Baseline = Median(row.BaselineRuns);
                 row.Other = Median(row.OtherRuns);
                 row.Ratio = row.Baseline is { } b && row.Other is { } o && o != 0 ? b / o : null;
@@ -139,6 +144,13 @@ internal static class ReportCommand
             new("CONNACK p99 µs", false, x => x.Latency?.P99Us),
         ],
         "idle" => [new("RSS bytes/connection", false, x => x.Idle?.RssPerConnectionBytes)],
+        // The cost of idle subscribed sessions is the share of the 1→1 rate they leave (target ≥ 90 %).
+        _ when r.IdleCost is not null =>
+        [
+            new("delivered msgs/s with them", true, x => x.Throughput?.DeliveredPerSecond),
+            new("dropped % with them", false, x => x.Throughput is { Expected: > 0 } t ? 100.0 * t.Lost / t.Expected : null),
+            new("1→1 throughput kept % (with ÷ without)", true, x => x.IdleCost?.KeptPercent),
+        ],
         // QoS 0 may drop, so its delivered rate is only half the story: the share dropped sits
         // beside it, or a broker that sheds most messages would look fast.
         _ when r.Qos == 0 =>

@@ -26,7 +26,8 @@ internal static class Connector
         Func<int, IPublishSink?> sink,
         int receiveBufferSize,
         int concurrency,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        bool cleanSession = true)
     {
         var clients = new MqttBenchClient[count];
         try
@@ -35,7 +36,7 @@ internal static class Connector
                 Enumerable.Range(0, count),
                 new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken },
                 async (i, ct) => clients[i] = await MqttBenchClient.ConnectAsync(
-                    endPoint, ClientId(role, i), KeepAliveSeconds, sink(i), receiveBufferSize, ConnectTimeout, ct));
+                    endPoint, ClientId(role, i), KeepAliveSeconds, sink(i), receiveBufferSize, ConnectTimeout, ct, cleanSession));
         }
         catch
         {

@@ -16,13 +16,14 @@ internal static class ThroughputScenario
     private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(2);
 
-    public static async Task RunAsync(BenchOptions o, BenchResult result, Progress progress, CancellationToken cancellationToken)
+    public static async Task RunAsync(BenchOptions o, BenchResult result, Progress progress, CancellationToken cancellationToken, string? topicPrefix = null)
     {
         var endPoint = o.ResolveEndPoint();
+        var prefix = topicPrefix ?? o.TopicPrefix;
         var fanIn = o.Scenario == Scenario.FanIn;
-        var filter = fanIn ? $"{o.TopicPrefix}/in/+" : $"{o.TopicPrefix}/t";
+        var filter = fanIn ? $"{prefix}/in/+" : $"{prefix}/t";
         var topics = Enumerable.Range(0, o.Publishers)
-            .Select(i => Encoding.UTF8.GetBytes(fanIn ? $"{o.TopicPrefix}/in/{i}" : $"{o.TopicPrefix}/t"))
+            .Select(i => Encoding.UTF8.GetBytes(fanIn ? $"{prefix}/in/{i}" : $"{prefix}/t"))
             .ToArray();
         var trackers = Enumerable.Range(0, o.Subscribers)
             .Select(_ => new DeliveryTracker(o.Publishers, o.PayloadSize, o.Rate is null ? null : NewLatencyHistogram()))
@@ -33,7 +34,8 @@ internal static class ThroughputScenario
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            subscribers = await Connector.ConnectManyAsync(endPoint, o.Subscribers, 's', i => trackers[i], ClientBufferSize, o.Concurrency, cancellationToken);
+            subscribers = await Connector.ConnectManyAsync(
+                endPoint, o.Subscribers, 's', i => trackers[i], ClientBufferSize, o.Concurrency, cancellationToken, cleanSession: !o.PersistentSubscribers);
             // SUBACK means the subscription is in place (§3.8.4), so nothing published afterwards can miss it.
             await Task.WhenAll(subscribers.Select(s => s.SubscribeAsync(filter, o.Qos, SubscribeTimeout)));
             publishers = await Connector.ConnectManyAsync(endPoint, o.Publishers, 'p', _ => null, ClientBufferSize, o.Concurrency, cancellationToken);

@@ -25,6 +25,9 @@ internal static class Throw
     public static void Channel(ushort code, string text, uint method) => throw new AmqpException(code, text, method);
 
     [DoesNotReturn]
+    public static T Channel<T>(ushort code, string text, uint method) => throw new AmqpException(code, text, method);
+
+    [DoesNotReturn]
     public static void Connection(ushort code, string text, uint method = 0) => throw new AmqpException(code, text, method, connectionLevel: true);
 
     [DoesNotReturn]

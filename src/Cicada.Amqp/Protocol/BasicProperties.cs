@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace Cicada.Amqp.Protocol;
 
 /// <summary>The basic class's content properties (amqp0-9-1.xml, class basic, fields 1..14).</summary>
@@ -139,7 +137,4 @@ internal readonly record struct ContentHeader(ushort Class, ulong BodySize, Basi
         writer.WriteBytes(rawProperties);
         writer.EndFrame();
     }
-
-    public static ulong PeekBodySize(ReadOnlySpan<byte> payload) =>
-        payload.Length >= 12 ? BinaryPrimitives.ReadUInt64BigEndian(payload[4..]) : 0;
 }

@@ -16,8 +16,6 @@ internal sealed record QueueLimits(long? MessageTtl, long? Expires, long? MaxLen
     // RabbitMQ's limit for both timers (2^32 - 1 ms).
     private const long MaxTimer = uint.MaxValue;
 
-    public bool IsNone => this == None;
-
     /// <summary>Validates the arguments of a queue.declare; an invalid value is a channel error 406 (RabbitMQ's rule).</summary>
     public static QueueLimits Parse(Dictionary<string, object?>? arguments, uint method) => Read(arguments, strict: true, method);
 

@@ -122,7 +122,4 @@ internal sealed partial class VirtualHost
     }
 
     private static Dictionary<string, object?>? NullIfEmpty(Dictionary<string, object?> table) => table.Count == 0 ? null : table;
-
-    /// <summary>Drops non-durable Core sessions a queue left behind; nothing to do for durable ones.</summary>
-    internal static bool IsQueueClientId(string clientId) => clientId.StartsWith(AmqpQueue.ClientIdPrefix, StringComparison.Ordinal);
 }

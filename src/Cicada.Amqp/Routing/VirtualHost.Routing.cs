@@ -25,10 +25,13 @@ internal sealed partial class VirtualHost
     /// exchanges queue it onto the matching queues' sessions, each queue once. <paramref name="routed"/>
     /// says whether anything received it (for mandatory). The task completes when what must be
     /// durable is, and faults when a full reject-publish queue refused the message.
+    /// <paramref name="backpressure"/> (Broker:OverflowPolicy backpressure) is null unless a
+    /// subscriber in the topic space is backed up; the connection reads no further frame until it completes.
     /// </summary>
     public Task PublishAsync(Exchange exchange, string routingKey, BasicProperties properties, byte[] rawProperties,
-        ReadOnlyMemory<byte> body, string? origin, out bool routed)
+        ReadOnlyMemory<byte> body, string? origin, out bool routed, out Task? backpressure)
     {
+        backpressure = null;
         // delivery-mode 2 asks durable queues to keep the message: Core's at-least-once.
         var qos = properties.Persistent ? QoS.AtLeastOnce : QoS.AtMostOnce;
         var expiresAt = PropertyMapping.ExpiresAt(properties, Broker.Time);
@@ -63,7 +66,7 @@ internal sealed partial class VirtualHost
                 matches.Clear();
                 var message = new Message(topic, body, qos, retain: false, coreProperties, origin, expiresAt);
                 PropertyMapping.Remember(message, rawProperties);
-                durable = Broker.PublishAsync(message);
+                durable = Broker.PublishPacedAsync(message, out backpressure);
             }
 
             if (queues.Count > 0)

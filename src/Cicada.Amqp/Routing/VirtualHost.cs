@@ -39,8 +39,6 @@ internal sealed partial class VirtualHost(Broker broker, ITopologyStore store)
         return all;
     }
 
-    public bool TryGetExchange(string name, out Exchange? exchange) => _exchanges.TryGetValue(name, out exchange);
-
     public bool TryGetQueue(string name, out AmqpQueue? queue) => _queues.TryGetValue(name, out queue);
 
     public Exchange GetExchange(string name, uint method)

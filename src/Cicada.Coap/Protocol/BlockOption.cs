@@ -7,7 +7,6 @@ namespace Cicada.Coap.Protocol;
 public readonly record struct BlockOption(uint Number, bool More, int SizeExponent)
 {
     public const int MaxSizeExponent = 6;
-    public const uint MaxNumber = (1 << 20) - 1;
 
     public int Size => 1 << (SizeExponent + 4);
 

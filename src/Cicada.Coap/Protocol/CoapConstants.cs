@@ -49,8 +49,6 @@ public static class CoapCode
 
     public static bool IsRequest(byte code) => code is > 0 and < 0x20;
 
-    public static bool IsResponse(byte code) => Class(code) is >= 2 and <= 5;
-
     /// <summary>"2.05", as RFC 7252 writes codes.</summary>
     public static string Format(byte code) => $"{Class(code)}.{code & 0x1F:D2}";
 }
@@ -122,7 +120,4 @@ public static class CoapTransmission
 
     /// <summary>NON_LIFETIME = MAX_TRANSMIT_SPAN + MAX_LATENCY = 145 s.</summary>
     public static readonly TimeSpan NonLifetime = TimeSpan.FromSeconds(145);
-
-    /// <summary>MAX_TRANSMIT_WAIT = ACK_TIMEOUT × (2^(MAX_RETRANSMIT+1) − 1) × ACK_RANDOM_FACTOR = 93 s.</summary>
-    public static readonly TimeSpan MaxTransmitWait = TimeSpan.FromSeconds(93);
 }

@@ -18,8 +18,8 @@ namespace Cicada.Core.Auth;
 /// decides alone (anonymous on/off, the file's hash) — the hook never overrides a local user.</item>
 /// <item>Any other username: POST <c>{"username","password","client_id","protocol","remote"}</c> to
 /// the hook. HTTP 2xx with <c>{"allow": true}</c> allows; 2xx with <c>{"allow": false}</c> or any
-/// 4xx denies. Both answers are cached per (username, password, client id) for
-/// <see cref="AuthOptions.HookCacheSeconds"/>.</item>
+/// 4xx denies. Both answers are cached per (username, password, client id — or protocol, for the
+/// ids the broker derives itself, see <see cref="CacheKey"/>) for <see cref="AuthOptions.HookCacheSeconds"/>.</item>
 /// <item>A timeout, a connection error, a 5xx, a redirect or a 2xx body without a boolean
 /// <c>allow</c> deny as well (fail closed), are not cached (the next login asks again), and log
 /// one warning line per <see cref="WarningInterval"/> with the number of failures since.</item>
@@ -46,7 +46,6 @@ public sealed partial class HttpHookAuthenticator : IAuthenticator, IDisposable
     private readonly ConcurrentDictionary<string, CachedAnswer> _cache = new(StringComparer.Ordinal);
     private long _nextWarningTicks;
     private long _failuresSinceWarning;
-    private long _hookCalls;
 
     public HttpHookAuthenticator(UsersFileAuthenticator users, IOptions<AuthOptions> options, ILogger<HttpHookAuthenticator> logger,
         TimeProvider? time = null, HttpMessageHandler? handler = null)
@@ -73,9 +72,6 @@ public sealed partial class HttpHookAuthenticator : IAuthenticator, IDisposable
             MaxResponseContentBufferSize = MaxResponseBytes,
         };
     }
-
-    /// <summary>Requests sent to the hook (cache misses); for tests and to check the cache works.</summary>
-    public long HookCalls => Interlocked.Read(ref _hookCalls);
 
     /// <summary>Answers held now (for tests of the bound).</summary>
     internal int CachedAnswers => _cache.Count;
@@ -109,7 +105,7 @@ public sealed partial class HttpHookAuthenticator : IAuthenticator, IDisposable
             return AuthResult.BadCredentials;
         }
 
-        var key = CacheKey(username, password.Span, request.ClientId);
+        var key = CacheKey(username, password.Span, request);
         var now = _time.GetTimestamp();
         if (_cacheFor > TimeSpan.Zero && _cache.TryGetValue(key, out var cached) && _time.GetElapsedTime(cached.At, now) < _cacheFor)
             return Result(cached.Allow, request, username, cached: true);
@@ -127,7 +123,6 @@ public sealed partial class HttpHookAuthenticator : IAuthenticator, IDisposable
     /// <summary>The hook's answer, or null when it gave none we accept (logged, not cached).</summary>
     private async Task<bool?> AskAsync(HookRequest body, AuthRequest request, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _hookCalls);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_timeout);
         try
@@ -206,12 +201,23 @@ public sealed partial class HttpHookAuthenticator : IAuthenticator, IDisposable
     }
 
     /// <summary>SHA-256 of the three fields, length-prefixed so no two triples collide; the password is never kept.</summary>
-    private static string CacheKey(string username, ReadOnlySpan<byte> password, string clientId)
+    /// <summary>
+    /// What a cached answer stands for: username, password and the client id the client chose (the
+    /// hook may bind users to client ids, so an answer for one id is no answer for another). An id
+    /// the broker derived itself — HTTP's per-connection <c>http:…</c>, CoAP's <c>coap:ADDRESS:PORT</c>
+    /// without <c>?c=</c> — names no client and never repeats, so it is left out and the protocol
+    /// stands in for it: every HTTP request of a user reuses one answer instead of asking the hook
+    /// once per connection. The remote address is never part of the key.
+    /// </summary>
+    private static string CacheKey(string username, ReadOnlySpan<byte> password, AuthRequest request)
     {
+        var derived = request.Protocol == "http"
+            || (request.Protocol == "coap" && request.RemoteEndPoint is { } remote && request.ClientId == "coap:" + remote);
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Append(sha, Encoding.UTF8.GetBytes(username));
         Append(sha, password);
-        Append(sha, Encoding.UTF8.GetBytes(clientId));
+        Append(sha, [derived ? (byte)1 : (byte)0]);
+        Append(sha, Encoding.UTF8.GetBytes(derived ? request.Protocol : request.ClientId));
         return Convert.ToHexString(sha.GetHashAndReset());
 
         static void Append(IncrementalHash sha, ReadOnlySpan<byte> field)

@@ -162,6 +162,12 @@ public sealed partial class ConnectionLimiter
     /// <summary>Counts and logs (rate-limited) a refusal an edge decided itself, e.g. an HTTP body over Http:MaxBodySize.</summary>
     public void Refused(string limit, string protocol, EndPoint? remote, string detail) => Exceeded(limit, protocol, remote, detail);
 
+    /// <summary>
+    /// Counts a refusal in <c>cicada_limits_exceeded_total</c> without a line of its own, for an edge
+    /// whose protocol error already logs it (one line per bad input, not two).
+    /// </summary>
+    public void Counted(string limit) => _exceeded?.Add(1, new KeyValuePair<string, object?>("limit", limit));
+
     /// <summary>False (and counted, logged) when a session already holds the most subscriptions it may.</summary>
     public bool AllowsSubscription(string protocol, string clientId, int held)
     {

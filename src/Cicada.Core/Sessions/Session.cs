@@ -176,7 +176,14 @@ public sealed partial class Session : ISubscriber
     /// The newest is always kept, so one message larger than the byte limit still gets through
     /// alone. <see cref="OverflowStarted"/> tells the first drop of an episode.
     /// </summary>
-    internal int Enqueue(in Delivery delivery)
+    internal int Enqueue(in Delivery delivery) => Enqueue(delivery, null, out _);
+
+    /// <summary>
+    /// As <see cref="Enqueue(in Delivery)"/>; with a <paramref name="backpressure"/> policy,
+    /// <paramref name="wait"/> is the task the publisher should wait on before publishing more,
+    /// null when the queue is below its high-water mark or the session is stuck.
+    /// </summary>
+    internal int Enqueue(in Delivery delivery, BackpressurePolicy? backpressure, out Task? wait)
     {
         Delivery first;
         List<Delivery>? more = null;
@@ -185,6 +192,7 @@ public sealed partial class Session : ISubscriber
         {
             _pending.Enqueue(delivery);
             _pendingBytes += delivery.Message.Payload.Length;
+            wait = backpressure is not null && AboveHighWaterLocked() ? ThrottleLocked(backpressure) : null;
             if (!OverLimitLocked())
             {
                 return 0;
@@ -247,6 +255,10 @@ public sealed partial class Session : ISubscriber
                 if (delivery.Message.IsExpired(now))
                 {
                     DequeueLocked();
+                    if (_throttle is not null)
+                    {
+                        TookLocked();
+                    }
                     if (delivery.Seq != 0)
                     {
                         _store.RemoveDeliveryAsync(ClientId, delivery.Seq).Forget();
@@ -263,6 +275,10 @@ public sealed partial class Session : ISubscriber
                 if (delivery.Qos == QoS.AtMostOnce)
                 {
                     DequeueLocked();
+                    if (_throttle is not null)
+                    {
+                        TookLocked();
+                    }
                     id = 0;
                     return true;
                 }
@@ -285,6 +301,11 @@ public sealed partial class Session : ISubscriber
                 }
 
                 DequeueLocked();
+                if (_throttle is not null)
+                {
+                    TookLocked();
+                }
+
                 id = stored != 0 ? stored : AllocateId();
                 inflight.Add(id, new InflightDelivery(id, delivery, DeliveryState.Sent, ++_nextOrder));
                 if (delivery.Seq != 0)
@@ -490,6 +511,11 @@ public sealed partial class Session : ISubscriber
             held.AddRange(_pending);
             _pending.Clear();
             _pendingBytes = 0;
+            if (_throttle is { } throttle)
+            {
+                OpenGateLocked(throttle);
+            }
+
             _inflightMap = null;
             _receivedIdSet = null;
             return held;

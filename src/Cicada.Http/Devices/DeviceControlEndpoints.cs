@@ -30,6 +30,11 @@ internal static class DeviceControlEndpoints
 
     private static IResult GetState(string identifier, HttpContext context, DeviceRegistry registry, Broker broker)
     {
+        if (DeviceEndpoints.ResolveIdentifier(context, ref identifier) is { } badIdentifier)
+        {
+            return badIdentifier;
+        }
+
         if (registry.TopicsOf(identifier) is not { } topics)
         {
             return NotFound();
@@ -64,6 +69,11 @@ internal static class DeviceControlEndpoints
     private static async Task<IResult> SendCommandAsync(string identifier, string name, HttpContext context, DeviceCommands commands,
         IOptions<HttpOptions> options)
     {
+        if (DeviceEndpoints.ResolveIdentifier(context, ref identifier) is { } badIdentifier)
+        {
+            return badIdentifier;
+        }
+
         TimeSpan? wait = null;
         if (context.Request.Query["wait"].ToString() is { Length: > 0 } waitText)
         {
@@ -128,8 +138,13 @@ internal static class DeviceControlEndpoints
         w.WriteString("correlation_id", result.CorrelationId);
     }
 
-    private static IResult Gateway(string gateway, DeviceRegistry registry)
+    private static IResult Gateway(string gateway, HttpContext context, DeviceRegistry registry)
     {
+        if (DeviceEndpoints.ResolveIdentifier(context, ref gateway) is { } badGateway)
+        {
+            return badGateway;
+        }
+
         var (online, views) = registry.Gateway(gateway);
         var items = new JsonArray();
         foreach (var view in views)

@@ -146,13 +146,18 @@ internal static class DeviceEndpoints
         });
     }
 
-    private static IResult Get(string identifier, DeviceRegistry registry) =>
-        registry.Get(identifier) is { } view
+    private static IResult Get(string identifier, HttpContext context, DeviceRegistry registry) =>
+        ResolveIdentifier(context, ref identifier) ?? (registry.Get(identifier) is { } view
             ? Envelope.Create(StatusCodes.Status200OK, "Device found", ToJson(view))
-            : NotFound();
+            : NotFound());
 
     private static async Task<IResult> ReplaceAsync(string identifier, HttpContext context, DeviceRegistry registry, IOptions<HttpOptions> options)
     {
+        if (ResolveIdentifier(context, ref identifier) is { } badIdentifier)
+        {
+            return badIdentifier;
+        }
+
         var (body, bad) = await ReadAsync(context, options.Value.MaxBodySize);
         if (body is null)
         {
@@ -189,6 +194,11 @@ internal static class DeviceEndpoints
 
     private static async Task<IResult> PatchAsync(string identifier, HttpContext context, DeviceRegistry registry, IOptions<HttpOptions> options)
     {
+        if (ResolveIdentifier(context, ref identifier) is { } badIdentifier)
+        {
+            return badIdentifier;
+        }
+
         var (body, bad) = await ReadAsync(context, options.Value.MaxBodySize);
         if (body is null)
         {
@@ -243,8 +253,21 @@ internal static class DeviceEndpoints
         return outcome == DeviceChange.NotFound ? NotFound() : Envelope.Create(StatusCodes.Status200OK, "Device updated", ToJson(view!.Value));
     }
 
-    private static async Task<IResult> DeleteAsync(string identifier, DeviceRegistry registry) =>
-        await registry.DeleteAsync(identifier) == DeviceChange.NotFound ? NotFound() : Results.NoContent();
+    private static async Task<IResult> DeleteAsync(string identifier, HttpContext context, DeviceRegistry registry) =>
+        ResolveIdentifier(context, ref identifier)
+        ?? (await registry.DeleteAsync(identifier) == DeviceChange.NotFound ? NotFound() : Results.NoContent());
+
+    /// <summary>
+    /// The identifier the URL names, percent-decoded once (RFC 3986 §2.1): an identifier holding a
+    /// '/' is reached at the <c>Location</c> registration answered (<c>a%2Fb</c>), which the routed
+    /// value (still <c>a%2Fb</c>) never matched. Also used by <see cref="DeviceControlEndpoints"/>.
+    /// </summary>
+    internal static IResult? ResolveIdentifier(HttpContext context, ref string identifier)
+    {
+        var (value, error) = RequestTarget.Value(context, first: 3, toEnd: false, Identifier, identifier);
+        identifier = value ?? identifier;
+        return error;
+    }
 
     /// <summary>An identifier in an update body must name the device of the URL: identifiers are not renamed.</summary>
     private static IResult? CheckIdentifier(JsonObject body, string identifier)

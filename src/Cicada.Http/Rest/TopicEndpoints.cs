@@ -35,7 +35,7 @@ internal static partial class TopicEndpoints
     private static async Task<IResult> PublishAsync(string topic, HttpContext context, Broker broker, IOptions<HttpOptions> options,
         ConnectionLimiter limiter, ILoggerFactory loggers)
     {
-        if ((CheckTopic(topic) ?? HttpAcl.CheckWrite(context, topic)) is { } bad)
+        if ((Resolve(context, ref topic) ?? CheckTopic(topic) ?? HttpAcl.CheckWrite(context, topic)) is { } bad)
         {
             return bad;
         }
@@ -95,7 +95,7 @@ internal static partial class TopicEndpoints
 
     private static IResult GetRetained(string topic, HttpContext context, Broker broker)
     {
-        if ((CheckTopic(topic) ?? HttpAcl.CheckRead(context, topic)) is { } bad)
+        if ((Resolve(context, ref topic) ?? CheckTopic(topic) ?? HttpAcl.CheckRead(context, topic)) is { } bad)
         {
             return bad;
         }
@@ -112,7 +112,7 @@ internal static partial class TopicEndpoints
     private static async Task<IResult> ClearAsync(string topic, HttpContext context, Broker broker)
     {
         // Clearing a retained message is a publish (of an empty retained message): write.
-        if ((CheckTopic(topic) ?? HttpAcl.CheckWrite(context, topic)) is { } bad)
+        if ((Resolve(context, ref topic) ?? CheckTopic(topic) ?? HttpAcl.CheckWrite(context, topic)) is { } bad)
         {
             return bad;
         }
@@ -126,6 +126,18 @@ internal static partial class TopicEndpoints
         // subscribers like any other publish, exactly as if an MQTT client had sent it.
         await broker.PublishAsync(new Message(topic, ReadOnlyMemory<byte>.Empty, QoS.AtMostOnce, retain: true));
         return Results.NoContent();
+    }
+
+    /// <summary>
+    /// The topic the URL names: everything after <c>/api/v1/topics/</c>, percent-decoded once
+    /// (RFC 3986 §2.1), so <c>%2F</c> is a level separator like <c>/</c> and <c>%25</c> a literal
+    /// <c>%</c>; not UTF-8 or a dot segment is a 400 (<see cref="RequestTarget"/>).
+    /// </summary>
+    private static IResult? Resolve(HttpContext context, ref string topic)
+    {
+        var (value, error) = RequestTarget.Value(context, first: 3, toEnd: true, "topic", topic);
+        topic = value ?? topic;
+        return error;
     }
 
     /// <summary>A topic name to publish to or read: MQTT's rules (no wildcards, not empty, no U+0000, ≤ 65,535 bytes).</summary>

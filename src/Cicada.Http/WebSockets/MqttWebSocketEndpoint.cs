@@ -28,6 +28,26 @@ internal static partial class MqttWebSocketEndpoint
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
+            var headers = context.Request.Headers;
+            if (headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase))
+            {
+                // An attempted handshake that is not a valid one: RFC 6455 §4.4, a version other than
+                // 13 is told the versions we speak (426 + Sec-WebSocket-Version); §4.2.1, anything
+                // else missing or malformed (Sec-WebSocket-Key, Connection) is a 400.
+                if (headers.SecWebSocketVersion.ToString() != "13")
+                {
+                    context.Response.Headers.SecWebSocketVersion = "13";
+                    await Problems.Create(StatusCodes.Status426UpgradeRequired,
+                        "Only WebSocket version 13 is supported (RFC 6455 §4.4).").ExecuteAsync(context);
+                    return;
+                }
+
+                await Problems.Create(StatusCodes.Status400BadRequest,
+                    "Not a valid WebSocket handshake: it needs Connection: Upgrade and a Sec-WebSocket-Key of 16 octets in base64 (RFC 6455 §4.2.1).")
+                    .ExecuteAsync(context);
+                return;
+            }
+
             context.Response.Headers.Upgrade = "websocket";
             await Problems.Create(StatusCodes.Status426UpgradeRequired,
                 "This endpoint carries MQTT over WebSocket: open it with a WebSocket client offering the subprotocol 'mqtt'.").ExecuteAsync(context);

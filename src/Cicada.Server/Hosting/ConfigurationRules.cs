@@ -28,6 +28,7 @@ public static class ConfigurationRules
     [
         new("Broker:MaxQueuedMessages", 1, int.MaxValue, "a session must be able to hold at least one message"),
         new("Broker:MaxQueuedBytes", 0, long.MaxValue, "a number of payload bytes, 0 = no byte limit"),
+        new("Broker:BackpressureMaxWaitMilliseconds", 1, 3_600_000, "the longest one publish waits for a slow subscriber, in milliseconds"),
         new("Broker:MaxInflight", 1, ushort.MaxValue, "MQTT packet identifiers are 16-bit, so at most 65535 can be in flight (MQTT-2.2.1)"),
         new("Broker:ConnectTimeoutSeconds", 1, 3600, "a connection must get at least a second to send CONNECT"),
         new("Mqtt:MaxPacketSize", 16, 268_435_460,
@@ -145,6 +146,9 @@ public static class ConfigurationRules
             && !transport.Equals(MqttOptions.TransportSockets, StringComparison.OrdinalIgnoreCase)
             && !transport.Equals(MqttOptions.TransportKestrel, StringComparison.OrdinalIgnoreCase))
             problems.Add($"Mqtt:Transport: '{transport}' is not one of {MqttOptions.TransportSockets}, {MqttOptions.TransportKestrel}");
+
+        if (configuration["Broker:OverflowPolicy"] is { } policy && !OverflowPolicies.IsKnown(policy))
+            problems.Add($"Broker:OverflowPolicy: '{policy}' is not one of {OverflowPolicies.Backpressure}, {OverflowPolicies.DropOldest}");
 
         var format = configuration[CicadaLogging.FormatKey];
         if (!CicadaLogging.TryParseFormat(format, out _))

@@ -12,7 +12,7 @@ public sealed class CicadaBroker : IAsyncDisposable
     private readonly string _directory;
     private readonly string _configFile;
     private readonly List<string> _history = [];
-    private ChildProcess? _process;
+    private ExternalProcess? _process;
 
     private CicadaBroker(object[] bridges)
     {
@@ -34,8 +34,6 @@ public sealed class CicadaBroker : IAsyncDisposable
     public IReadOnlyList<string> Lines => [.. _history, .. _process?.Lines ?? []];
 
     public string Output => string.Join('\n', Lines);
-
-    public static string ServerDll { get; } = FindServerDll();
 
     public static async Task<CicadaBroker> StartAsync(params object[] bridges)
     {
@@ -60,24 +58,15 @@ public sealed class CicadaBroker : IAsyncDisposable
             await _process.DisposeAsync();
         }
 
-        _process = ChildProcess.Start(DotnetHost,
+        _process = ExternalProcess.Start(Repository.DotnetHost,
         [
-            ServerDll, "--mqtt", $"127.0.0.1:{Port}", "--http", "off", "--coap", "off", "--amqp", "off",
+            Repository.ServerDll, "--mqtt", $"127.0.0.1:{Port}", "--http", "off", "--coap", "off", "--amqp", "off",
             "--storage", "sqlite", "--data", Path.Combine(_directory, "data"), "--config", _configFile,
         ]);
-        var deadline = DateTime.UtcNow + TestPorts.Wait;
-        while (!await TestPorts.AcceptsAsync(Port))
-        {
-            if (_process.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"cicada did not start on port {Port}.\n{Output}");
-            }
-
-            await Task.Delay(50);
-        }
+        await TestPorts.WaitUntilListeningAsync(_process, Port, Timeouts.Wait, "cicada", () => Output);
     }
 
-    public async Task StopAsync() => await _process!.TerminateAsync(TestPorts.Wait);
+    public async Task StopAsync() => await _process!.TerminateAsync(Timeouts.Wait);
 
     /// <summary>Waits until <paramref name="count"/> lines (across restarts) contain <paramref name="text"/>.</summary>
     public async Task WaitForLogAsync(string text, int count = 1)
@@ -90,7 +79,7 @@ public sealed class CicadaBroker : IAsyncDisposable
 
         try
         {
-            await _process!.WaitForLinesAsync(l => l.Contains(text, StringComparison.Ordinal), count - before, TestPorts.Wait, $"'{text}' x{count}");
+            await _process!.WaitForLinesAsync(l => l.Contains(text, StringComparison.Ordinal), count - before, Timeouts.Wait, $"'{text}' x{count}");
         }
         catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
         {
@@ -114,23 +103,5 @@ public sealed class CicadaBroker : IAsyncDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static string DotnetHost =>
-        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-
-    private static string FindServerDll()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Cicada.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
-            ? "Debug"
-            : "Release";
-        return Path.Combine(dir?.FullName ?? throw new InvalidOperationException("Cicada.slnx not found"),
-            "src", "Cicada.Server", "bin", configuration, "net10.0", "Cicada.Server.dll");
     }
 }

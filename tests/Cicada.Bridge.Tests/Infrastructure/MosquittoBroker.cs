@@ -12,7 +12,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
     private readonly string _directory;
     private readonly string _configFile;
     private readonly StringBuilder _history = new();
-    private ChildProcess? _process;
+    private ExternalProcess? _process;
 
     private MosquittoBroker(bool persistent, string? extraConfig)
     {
@@ -46,7 +46,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
 
     public string Directory => _directory;
 
-    public string Output => _history + (_process?.Output ?? "");
+    public string Output => _history + string.Join('\n', _process?.Lines ?? []);
 
     public static async Task<MosquittoBroker> StartAsync(bool persistent = false, string? extraConfig = null)
     {
@@ -67,28 +67,19 @@ public sealed class MosquittoBroker : IAsyncDisposable
     {
         if (_process is not null)
         {
-            _history.AppendLine(_process.Output);
+            _history.AppendLine(string.Join('\n', _process.Lines));
             await _process.DisposeAsync();
         }
 
         var executable = File.Exists("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : "mosquitto";
-        _process = ChildProcess.Start(executable, ["-c", _configFile]);
-        var deadline = DateTime.UtcNow + TestPorts.Wait;
-        while (!await TestPorts.AcceptsAsync(Port))
-        {
-            if (_process.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"mosquitto did not start on port {Port}.\n{Output}");
-            }
-
-            await Task.Delay(50);
-        }
+        _process = ExternalProcess.Start(executable, ["-c", _configFile]);
+        await TestPorts.WaitUntilListeningAsync(_process, Port, Timeouts.Wait, "mosquitto", () => Output);
     }
 
     /// <summary>SIGTERM: mosquitto saves its database (persistent sessions and their queues) and exits.</summary>
     public async Task StopAsync()
     {
-        await _process!.TerminateAsync(TestPorts.Wait);
+        await _process!.TerminateAsync(Timeouts.Wait);
     }
 
     public async ValueTask DisposeAsync()

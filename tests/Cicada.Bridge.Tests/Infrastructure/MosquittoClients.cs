@@ -16,10 +16,10 @@ public static class MosquittoClients
 
     public static async Task PublishAsync(int port, string topic, string payload, int qos = 1, string version = "mqttv311", params string[] extra)
     {
-        await using var process = ChildProcess.Start("mosquitto_pub",
+        await using var process = ExternalProcess.Start("mosquitto_pub",
             ["-h", "127.0.0.1", "-p", Invariant(port), "-V", version, "-t", topic, "-m", payload, "-q", Invariant(qos), .. extra]);
-        var exit = await process.WaitForExitAsync(TestPorts.Wait);
-        Assert.True(exit == 0, $"mosquitto_pub to {port} failed ({exit}):\n{process.Output}");
+        var result = await process.WaitForExitAsync(Timeouts.Wait);
+        Assert.True(result.ExitCode == 0, $"mosquitto_pub to {port} failed: {result}");
     }
 
     /// <summary>Starts mosquitto_sub and returns once it is subscribed (or, resuming a session, has a message).</summary>
@@ -41,11 +41,11 @@ public static class MosquittoClients
         }
 
         // stdbuf: mosquitto_sub's stdout is block-buffered on a pipe, and the test waits on its lines.
-        var process = ChildProcess.Start("stdbuf", arguments);
+        var process = ExternalProcess.Start("stdbuf", arguments);
         try
         {
             await process.WaitForLineAsync(l => l.Contains("received SUBACK", StringComparison.Ordinal) || l.StartsWith(Prefix, StringComparison.Ordinal),
-                TestPorts.Wait, "SUBACK from mosquitto_sub");
+                Timeouts.Wait, "SUBACK from mosquitto_sub");
             return new Subscriber(process);
         }
         catch
@@ -55,20 +55,20 @@ public static class MosquittoClients
         }
     }
 
-    public sealed class Subscriber(ChildProcess process) : IAsyncDisposable
+    public sealed class Subscriber(ExternalProcess process) : IAsyncDisposable
     {
         public IReadOnlyList<Received> Messages => [.. process.Lines.Where(IsMessage).Select(Parse)];
 
         /// <summary>Waits until <paramref name="count"/> messages arrived and returns them all.</summary>
         public async Task<IReadOnlyList<Received>> WaitForAsync(int count)
         {
-            await process.WaitForLinesAsync(IsMessage, count, TestPorts.Wait, $"{count} message(s) at mosquitto_sub");
+            await process.WaitForLinesAsync(IsMessage, count, Timeouts.Wait, $"{count} message(s) at mosquitto_sub");
             return Messages;
         }
 
         /// <summary>Waits for a message with this payload.</summary>
         public Task WaitForPayloadAsync(string payload) =>
-            process.WaitForLineAsync(l => IsMessage(l) && Parse(l).Payload == payload, TestPorts.Wait, $"message '{payload}' at mosquitto_sub");
+            process.WaitForLineAsync(l => IsMessage(l) && Parse(l).Payload == payload, Timeouts.Wait, $"message '{payload}' at mosquitto_sub");
 
         public ValueTask DisposeAsync() => process.DisposeAsync();
     }

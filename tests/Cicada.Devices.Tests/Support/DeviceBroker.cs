@@ -4,7 +4,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using Cicada.Http.Tests.Support;
 
 // The suite drives Linux tools (curl, mosquitto clients, coap-client, python).
 [assembly: System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
@@ -18,10 +17,10 @@ public sealed class DeviceBroker : IAsyncLifetime
     private Process? _process;
     private readonly string _data = Path.Combine(Path.GetTempPath(), "cicada-devices-tests-" + Guid.NewGuid().ToString("N"));
 
-    public int MqttPort { get; } = FreeTcpPort();
-    public int HttpPort { get; } = FreeTcpPort();
-    public int AmqpPort { get; } = FreeTcpPort();
-    public int CoapPort { get; } = FreeUdpPort();
+    public int MqttPort { get; } = TestPorts.FreeTcpPort();
+    public int HttpPort { get; } = TestPorts.FreeTcpPort();
+    public int AmqpPort { get; } = TestPorts.FreeTcpPort();
+    public int CoapPort { get; } = TestPorts.FreeUdpPort();
     public string BaseUrl => $"http://127.0.0.1:{HttpPort}";
     public string Devices => BaseUrl + "/api/v1/devices";
 
@@ -42,7 +41,7 @@ public sealed class DeviceBroker : IAsyncLifetime
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in new[]
         {
-            Repo.ServerDll, "--mqtt", $"127.0.0.1:{MqttPort}", "--http", $"127.0.0.1:{HttpPort}", "--coap", $"127.0.0.1:{CoapPort}",
+            Repository.ServerDll, "--mqtt", $"127.0.0.1:{MqttPort}", "--http", $"127.0.0.1:{HttpPort}", "--coap", $"127.0.0.1:{CoapPort}",
             "--amqp", $"127.0.0.1:{AmqpPort}", "--storage", "memory", "--data", _data,
         })
         {
@@ -162,43 +161,9 @@ public sealed class DeviceBroker : IAsyncLifetime
 
         return condition();
     }
-
-    private static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static int FreeUdpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 }
 
 internal static class Repo
 {
-    public static string Root { get; } = FindRoot();
-
-    public static string Configuration { get; } =
-        new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
-
-    public static string ServerDll { get; } = Path.Combine(Root, "src", "Cicada.Server", "bin", Configuration, "net10.0", "Cicada.Server.dll");
-
-    public static string Clients { get; } = Path.Combine(Root, "tests", "Cicada.Devices.Tests", "clients");
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Cicada.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Cicada.slnx not found above " + AppContext.BaseDirectory);
-    }
+    public static string Clients { get; } = Path.Combine(Repository.Root, "tests", "Cicada.Devices.Tests", "clients");
 }

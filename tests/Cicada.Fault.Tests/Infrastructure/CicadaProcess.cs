@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Cicada.Interop.Tests.Infrastructure;
 
 namespace Cicada.Fault.Tests.Infrastructure;
 
@@ -32,7 +31,6 @@ public sealed record ServerSettings
 /// </summary>
 public sealed class CicadaProcess : IAsyncDisposable
 {
-    private static readonly HashSet<int> UsedPorts = [];
     private readonly ServerSettings _settings;
     private readonly string _workDirectory;
     private readonly StringBuilder _history = new();
@@ -44,10 +42,10 @@ public sealed class CicadaProcess : IAsyncDisposable
         _workDirectory = Directory.CreateTempSubdirectory("cicada-fault-").FullName;
         DataDirectory = settings.DataDirectory ?? Path.Combine(_workDirectory, "data");
         Directory.CreateDirectory(DataDirectory);
-        MqttPort = FreePort(SocketType.Stream);
-        HttpPort = settings.Http ? FreePort(SocketType.Stream) : 0;
-        AmqpPort = settings.Amqp ? FreePort(SocketType.Stream) : 0;
-        CoapPort = settings.Coap ? FreePort(SocketType.Dgram) : 0;
+        MqttPort = TestPorts.FreePort(SocketType.Stream);
+        HttpPort = settings.Http ? TestPorts.FreePort(SocketType.Stream) : 0;
+        AmqpPort = settings.Amqp ? TestPorts.FreePort(SocketType.Stream) : 0;
+        CoapPort = settings.Coap ? TestPorts.FreePort(SocketType.Dgram) : 0;
     }
 
     public int MqttPort { get; }
@@ -96,11 +94,11 @@ public sealed class CicadaProcess : IAsyncDisposable
             await _process.DisposeAsync();
         }
 
-        _process = ExternalProcess.Start(DotnetHost, Arguments(), _settings.Environment);
+        _process = ExternalProcess.Start(Repository.DotnetHost, Arguments(), _settings.Environment);
         var deadline = DateTime.UtcNow + Timeouts.BrokerStart;
         foreach (var port in new[] { MqttPort, HttpPort, AmqpPort }.Where(p => p != 0))
         {
-            while (!await AcceptsAsync(port))
+            while (!await TestPorts.AcceptsAsync(port))
             {
                 if (_process.HasExited)
                 {
@@ -195,7 +193,7 @@ public sealed class CicadaProcess : IAsyncDisposable
         string Listen(int port) => port == 0 ? "off" : $"127.0.0.1:{port}";
         return
         [
-            ServerDll,
+            Repository.ServerDll,
             "--mqtt", Listen(MqttPort),
             "--http", Listen(HttpPort),
             "--amqp", Listen(AmqpPort),
@@ -203,80 +201,5 @@ public sealed class CicadaProcess : IAsyncDisposable
             "--storage", _settings.Sqlite ? "sqlite" : "memory",
             "--data", DataDirectory,
         ];
-    }
-
-    private static async Task<bool> AcceptsAsync(int port)
-    {
-        using var probe = new TcpClient();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-        try
-        {
-            await probe.ConnectAsync(IPAddress.Loopback, port, timeout.Token);
-            return true;
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>
-    /// Ports from 10000–19999: below Linux's ephemeral range (a port a probe released cannot be
-    /// taken by an outgoing connection) and apart from the interop suite's 20000–32767.
-    /// </summary>
-    public static int FreePort(SocketType type)
-    {
-        lock (UsedPorts)
-        {
-            for (var attempt = 0; attempt < 1000; attempt++)
-            {
-                var port = Random.Shared.Next(10000, 20000);
-                if (!UsedPorts.Add(port))
-                {
-                    continue;
-                }
-
-                try
-                {
-                    using var probe = new Socket(AddressFamily.InterNetwork, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
-                    probe.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                    return port;
-                }
-                catch (SocketException)
-                {
-                }
-            }
-        }
-
-        throw new InvalidOperationException("No free port in 10000–19999.");
-    }
-
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
-
-    private static string ServerDll
-    {
-        get
-        {
-            // …/tests/Cicada.Fault.Tests/bin/<Configuration>/net10.0/
-            var parts = AppContext.BaseDirectory.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
-            var bin = Array.LastIndexOf(parts, "bin");
-            var configuration = bin >= 0 && bin + 1 < parts.Length ? parts[bin + 1] : "Debug";
-            return Path.Combine(RepositoryRoot, "src", "Cicada.Server", "bin", configuration, "net10.0", "Cicada.Server.dll");
-        }
-    }
-
-    private static string DotnetHost => System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Cicada.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Cicada.slnx above {AppContext.BaseDirectory}.");
     }
 }

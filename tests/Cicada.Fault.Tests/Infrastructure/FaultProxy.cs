@@ -21,7 +21,7 @@ public sealed class FaultProxy : IAsyncDisposable
     public FaultProxy(int targetPort)
     {
         _target = targetPort;
-        _listener = new TcpListener(IPAddress.Loopback, CicadaProcess.FreePort(SocketType.Stream));
+        _listener = new TcpListener(IPAddress.Loopback, TestPorts.FreeTcpPort());
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _acceptLoop = Task.Run(AcceptLoopAsync);

@@ -1,4 +1,3 @@
-using Cicada.Interop.Tests.Infrastructure;
 
 namespace Cicada.Fault.Tests.Infrastructure;
 

@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
 using System.Threading.Channels;
-using Cicada.Interop.Tests.Infrastructure;
 
 namespace Cicada.Fault.Tests.Infrastructure;
 

@@ -18,8 +18,8 @@ public sealed class BrokerProcess : IAsyncDisposable
     {
         DataDirectory = dataDirectory;
         OwnsData = ownsData;
-        MqttPort = Ports.FreeTcpPort();
-        HttpPort = Ports.FreeTcpPort();
+        MqttPort = TestPorts.FreeTcpPort();
+        HttpPort = TestPorts.FreeTcpPort();
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -33,7 +33,7 @@ public sealed class BrokerProcess : IAsyncDisposable
 
         foreach (var arg in new[]
         {
-            Repo.ServerDll, "--mqtt", $"127.0.0.1:{MqttPort}", "--http", $"127.0.0.1:{HttpPort}", "--coap", "off", "--amqp", "off",
+            Repository.ServerDll, "--mqtt", $"127.0.0.1:{MqttPort}", "--http", $"127.0.0.1:{HttpPort}", "--coap", "off", "--amqp", "off",
             "--storage", storage, "--data", dataDirectory,
         })
         {
@@ -171,40 +171,7 @@ public sealed class BrokerFixture : IAsyncLifetime
     }
 }
 
-internal static class Ports
-{
-    public static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-}
-
 internal static class Repo
 {
-    /// <summary>The repository root: the folder holding Cicada.slnx above the test assembly.</summary>
-    public static string Root { get; } = FindRoot();
-
-    /// <summary>bin/&lt;Configuration&gt;/net10.0 of the test assembly names the configuration to use.</summary>
-    public static string Configuration { get; } =
-        new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
-
-    public static string ServerDll { get; } =
-        Path.Combine(Root, "src", "Cicada.Server", "bin", Configuration, "net10.0", "Cicada.Server.dll");
-
-    public static string JsDirectory { get; } = Path.Combine(Root, "tests", "Cicada.Http.Tests", "js");
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Cicada.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Cicada.slnx not found above " + AppContext.BaseDirectory);
-    }
+    public static string JsDirectory { get; } = Path.Combine(Repository.Root, "tests", "Cicada.Http.Tests", "js");
 }

@@ -41,7 +41,6 @@ public sealed record BrokerSettings
 /// </summary>
 public sealed class BrokerProcess : IAsyncDisposable
 {
-    private static readonly HashSet<int> UsedPorts = [];
     private readonly BrokerSettings _settings;
     private readonly string _workDirectory;
     private readonly StringBuilder _history = new();
@@ -54,7 +53,7 @@ public sealed class BrokerProcess : IAsyncDisposable
         _workDirectory = Directory.CreateTempSubdirectory("cicada-it-").FullName;
         DataDirectory = Path.Combine(_workDirectory, "data");
         Directory.CreateDirectory(DataDirectory);
-        Port = FreePort();
+        Port = TestPorts.FreeTcpPort();
     }
 
     public static BrokerKind Kind { get; } = ReadKind();
@@ -105,7 +104,7 @@ public sealed class BrokerProcess : IAsyncDisposable
                 throw new InvalidOperationException($"The {Kind} broker exited during start-up ({result.ExitCode}).\n{Output}");
             }
 
-            if (await AcceptsConnectionsAsync() && !_process.HasExited)
+            if (await TestPorts.AcceptsAsync(Port) && !_process.HasExited)
             {
                 return;
             }
@@ -154,12 +153,6 @@ public sealed class BrokerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The repository root: the first ancestor of the test assembly holding <c>Cicada.slnx</c>.</summary>
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
-
-    /// <summary>Debug or Release — whichever the test assembly itself was built with.</summary>
-    public static string BuildConfiguration { get; } = FindBuildConfiguration();
-
     /// <summary>
     /// The server this repository builds, unless <c>CICADA_SERVER_DLL</c> names another build
     /// (a published one, or another checkout's) to run the same suite against.
@@ -167,9 +160,7 @@ public sealed class BrokerProcess : IAsyncDisposable
     public static string CicadaServerDll =>
         Environment.GetEnvironmentVariable("CICADA_SERVER_DLL") is { Length: > 0 } overridden
             ? Path.GetFullPath(overridden)
-            : Path.Combine(RepositoryRoot, "src", "Cicada.Server", "bin", BuildConfiguration, "net10.0", "Cicada.Server.dll");
-
-    private static string DotnetHost => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+            : Repository.ServerDll;
 
     private async Task PrepareAsync()
     {
@@ -181,7 +172,7 @@ public sealed class BrokerProcess : IAsyncDisposable
             foreach (var (user, password) in users)
             {
                 var result = Kind == BrokerKind.Cicada
-                    ? await ExternalProcess.RunAsync(DotnetHost, [CicadaServerDll, "passwd", "--file", usersFile, user, "--password", password])
+                    ? await ExternalProcess.RunAsync(Repository.DotnetHost, [CicadaServerDll, "passwd", "--file", usersFile, user, "--password", password])
                     : await ExternalProcess.RunAsync("mosquitto_passwd", first ? ["-b", "-c", usersFile, user, password] : ["-b", usersFile, user, password]);
                 Assert.True(result.ExitCode == 0, $"Creating the users file with the {Kind} password tool failed: {result}");
                 first = false;
@@ -286,7 +277,7 @@ public sealed class BrokerProcess : IAsyncDisposable
             environment["CICADA_MQTT__MAXPACKETSIZE"] = max.ToString(CultureInfo.InvariantCulture);
         }
 
-        return ExternalProcess.Start(DotnetHost, arguments, environment);
+        return ExternalProcess.Start(Repository.DotnetHost, arguments, environment);
     }
 
     private ExternalProcess StartMosquitto()
@@ -295,62 +286,12 @@ public sealed class BrokerProcess : IAsyncDisposable
         return ExternalProcess.Start(executable, ["-c", _configFile!]);
     }
 
-    private async Task<bool> AcceptsConnectionsAsync()
-    {
-        using var probe = new TcpClient();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-        try
-        {
-            await probe.ConnectAsync(IPAddress.Loopback, Port, timeout.Token);
-            return true;
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
     private void ArchiveOutput()
     {
         if (_process is not null)
         {
             _history.AppendLine("=== previous broker run ===").AppendLine(_process.AllOutput);
         }
-    }
-
-    /// <summary>
-    /// A port that is free now and was never handed out before in this test run. Ports come from
-    /// 20000–32767, below Linux's ephemeral range (32768–60999): an ephemeral port released by a
-    /// probe listener can be taken at once by any outgoing client connection, or handed to the next
-    /// fixture starting in parallel — and a broker that then fails to bind would have its readiness
-    /// probe answered by somebody else's listener.
-    /// </summary>
-    private static int FreePort()
-    {
-        lock (UsedPorts)
-        {
-            for (var attempt = 0; attempt < 1000; attempt++)
-            {
-                var port = Random.Shared.Next(20000, 32768);
-                if (!UsedPorts.Add(port))
-                {
-                    continue;
-                }
-
-                try
-                {
-                    using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                    probe.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                    return port;
-                }
-                catch (SocketException)
-                {
-                    // In use by someone else; try another.
-                }
-            }
-        }
-
-        throw new InvalidOperationException("No free TCP port found in 20000–32767.");
     }
 
     private static BrokerKind ReadKind()
@@ -362,26 +303,5 @@ public sealed class BrokerProcess : IAsyncDisposable
             "MOSQUITTO" => BrokerKind.Mosquitto,
             _ => throw new InvalidOperationException($"CICADA_TEST_BROKER must be 'cicada' or 'mosquitto', not '{value}'."),
         };
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Cicada.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Cicada.slnx above {AppContext.BaseDirectory}.");
-    }
-
-    private static string FindBuildConfiguration()
-    {
-        // …/tests/Cicada.Interop.Tests/bin/<Configuration>/net10.0/
-        var parts = AppContext.BaseDirectory.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
-        var bin = Array.LastIndexOf(parts, "bin");
-        return bin >= 0 && bin + 1 < parts.Length ? parts[bin + 1] : "Debug";
     }
 }

@@ -39,7 +39,7 @@ public sealed class AuthHook : IAsyncDisposable
         // A port picked free can be taken before we bind it: try a few.
         for (var attempt = 0; ; attempt++)
         {
-            var port = FreePort();
+            var port = TestPorts.FreeTcpPort();
             var listener = new HttpListener();
             listener.Prefixes.Add($"http://127.0.0.1:{port}/");
             try
@@ -102,13 +102,6 @@ public sealed class AuthHook : IAsyncDisposable
         context.Response.ContentType = "application/json";
         await context.Response.OutputStream.WriteAsync(answer);
         context.Response.Close();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

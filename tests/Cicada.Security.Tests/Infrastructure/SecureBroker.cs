@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using Cicada.Interop.Tests.Infrastructure;
 
 namespace Cicada.Security.Tests.Infrastructure;
 
@@ -90,16 +89,9 @@ public sealed class SecureBroker : IAsyncDisposable
 
     public string Output => _process.AllOutput;
 
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
-
-    /// <summary>Release or Debug, as this test assembly was built.</summary>
-    public static string BuildConfiguration { get; } = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-
-    public static string ServerDll => Path.Combine(RepositoryRoot, "src", "Cicada.Server", "bin", BuildConfiguration, "net10.0", "Cicada.Server.dll");
-
     /// <summary>Runs the <c>cicada</c> command line (a subcommand) to completion.</summary>
     public static Task<ProcessResult> RunCicadaAsync(params string[] arguments) =>
-        ExternalProcess.RunAsync("dotnet", [ServerDll, .. arguments], Timeouts.ExternalClient);
+        ExternalProcess.RunAsync("dotnet", [Repository.ServerDll, .. arguments], Timeouts.ExternalClient);
 
     public static async Task<SecureBroker> StartAsync(SecureBrokerSettings settings)
     {
@@ -144,17 +136,17 @@ public sealed class SecureBroker : IAsyncDisposable
         var configFile = Path.Combine(directory, "cicada.json");
         File.WriteAllText(configFile, JsonSerializer.Serialize(config));
 
-        var port = FreePort();
-        var tlsPort = settings.Tls ? FreePort() : 0;
-        var (httpPort, coapPort, amqpPort) = settings.AllEdges ? (FreePort(), FreeUdpPort(), FreePort()) : (settings.Http ? FreePort() : 0, 0, 0);
+        var port = TestPorts.FreeTcpPort();
+        var tlsPort = settings.Tls ? TestPorts.FreeTcpPort() : 0;
+        var (httpPort, coapPort, amqpPort) = settings.AllEdges ? (TestPorts.FreeTcpPort(), TestPorts.FreeUdpPort(), TestPorts.FreeTcpPort()) : (settings.Http ? TestPorts.FreeTcpPort() : 0, 0, 0);
         string Listen(int edgePort) => edgePort == 0 ? "off" : $"127.0.0.1:{edgePort}";
         List<string> arguments =
         [
-            ServerDll, "--mqtt", $"127.0.0.1:{port}", "--mqtts", settings.Tls ? $"127.0.0.1:{tlsPort}" : "off",
+            Repository.ServerDll, "--mqtt", $"127.0.0.1:{port}", "--mqtts", settings.Tls ? $"127.0.0.1:{tlsPort}" : "off",
             "--http", Listen(httpPort), "--coap", Listen(coapPort), "--amqp", Listen(amqpPort),
             "--storage", "memory", "--data", Path.Combine(directory, "data"), "--config", configFile,
         ];
-        var (amqpsPort, httpsPort) = settings.TlsEdges ? (FreePort(), FreePort()) : (0, 0);
+        var (amqpsPort, httpsPort) = settings.TlsEdges ? (TestPorts.FreeTcpPort(), TestPorts.FreeTcpPort()) : (0, 0);
         // With a certificate, AMQPS and HTTPS would otherwise open on their fixed default ports.
         arguments.AddRange(settings.TlsEdges
             ? ["--amqps", $"127.0.0.1:{amqpsPort}", "--https", $"127.0.0.1:{httpsPort}"]
@@ -234,45 +226,6 @@ public sealed class SecureBroker : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private static readonly HashSet<int> UsedPorts = [];
-
-    private static int FreePort()
-    {
-        lock (UsedPorts)
-        {
-            while (true)
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, 0);
-                listener.Start();
-                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-                if (UsedPorts.Add(port))
-                {
-                    return port;
-                }
-            }
-        }
-    }
-
-    internal static int FreeUdpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Cicada.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Cicada.slnx above {AppContext.BaseDirectory}.");
     }
 
     public async ValueTask DisposeAsync()

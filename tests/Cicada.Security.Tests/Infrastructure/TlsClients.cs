@@ -1,6 +1,5 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
-using Cicada.Interop.Tests.Infrastructure;
 using MQTTnet;
 
 namespace Cicada.Security.Tests.Infrastructure;

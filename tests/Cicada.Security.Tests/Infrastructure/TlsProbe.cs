@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using Cicada.Interop.Tests.Infrastructure;
 
 namespace Cicada.Security.Tests.Infrastructure;
 

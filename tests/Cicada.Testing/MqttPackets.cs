@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Cicada.Interop.Tests.Infrastructure;
+namespace Cicada.Testing;
 
 public enum MqttVersion
 {

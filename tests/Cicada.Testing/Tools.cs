@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Cicada.Http.Tests.Support;
+namespace Cicada.Testing;
 
 public sealed record ToolResult(int ExitCode, string Output, string Error);
 
-internal static class Tools
+public static class Tools
 {
     /// <summary>Runs a program to completion (killed after <paramref name="timeout"/>).</summary>
     public static ToolResult Run(string fileName, IEnumerable<string> args, TimeSpan? timeout = null, string? workingDirectory = null, byte[]? input = null)

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Cicada.Interop.Tests.Infrastructure;
+namespace Cicada.Testing;
 
 /// <summary>MQTT 3.1.1 §2.2.1 control packet types.</summary>
 public enum PacketType

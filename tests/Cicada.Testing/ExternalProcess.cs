@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Cicada.Interop.Tests.Infrastructure;
+namespace Cicada.Testing;
 
 public sealed record ProcessResult(int ExitCode, IReadOnlyList<string> StandardOutput, string StandardError)
 {
@@ -12,11 +12,14 @@ public sealed record ProcessResult(int ExitCode, IReadOnlyList<string> StandardO
 /// <summary>
 /// A child process (broker, mosquitto_pub/sub, python) whose output is captured line by line, so a
 /// test can wait for a line ("subscribed", a message) instead of sleeping. Disposing kills it.
+/// Inherited <c>CICADA_*</c> variables are dropped: a setting in the developer's shell would change
+/// what is under test. Settings a test wants are passed in <c>environment</c>.
 /// </summary>
 public sealed class ExternalProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly List<string> _stdout = [];
+    private readonly List<string> _lines = [];
     private readonly StringBuilder _stderr = new();
     private readonly Lock _gate = new();
     private readonly TaskCompletionSource _stdoutClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -43,6 +46,11 @@ public sealed class ExternalProcess : IAsyncDisposable
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
+        }
+
+        foreach (var key in startInfo.Environment.Keys.Where(k => k.StartsWith("CICADA_", StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            startInfo.Environment.Remove(key);
         }
 
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
@@ -82,6 +90,18 @@ public sealed class ExternalProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Every line of stdout and stderr, in the order they arrived.</summary>
+    public IReadOnlyList<string> Lines
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _lines];
+            }
+        }
+    }
+
     public string AllOutput
     {
         get
@@ -94,10 +114,18 @@ public sealed class ExternalProcess : IAsyncDisposable
     }
 
     /// <summary>Waits for a stdout line matching <paramref name="predicate"/> and returns it.</summary>
-    public async Task<string> WaitForLineAsync(Func<string, bool> predicate, TimeSpan timeout, string description)
+    public async Task<string> WaitForLineAsync(Func<string, bool> predicate, TimeSpan timeout, string description) =>
+        (await WaitAsync(_stdout, predicate, 1, timeout, description))[0];
+
+    /// <summary>Waits until <paramref name="count"/> lines of stdout or stderr match and returns them.</summary>
+    public Task<IReadOnlyList<string>> WaitForLinesAsync(Func<string, bool> predicate, int count, TimeSpan timeout, string description) =>
+        WaitAsync(_lines, predicate, count, timeout, description);
+
+    private async Task<IReadOnlyList<string>> WaitAsync(List<string> lines, Func<string, bool> predicate, int count, TimeSpan timeout, string description)
     {
         using var cts = new CancellationTokenSource(timeout);
         var index = 0;
+        var found = new List<string>();
         while (true)
         {
             Task changed;
@@ -105,12 +133,16 @@ public sealed class ExternalProcess : IAsyncDisposable
             lock (_gate)
             {
                 // Read before scanning: the close is recorded after the last line, under the same lock.
-                closed = _stdoutClosed.Task.IsCompleted;
-                for (; index < _stdout.Count; index++)
+                closed = _stdoutClosed.Task.IsCompleted && (lines == _stdout || _stderrClosed.Task.IsCompleted);
+                for (; index < lines.Count; index++)
                 {
-                    if (predicate(_stdout[index]))
+                    if (predicate(lines[index]))
                     {
-                        return _stdout[index];
+                        found.Add(lines[index]);
+                        if (found.Count == count)
+                        {
+                            return found;
+                        }
                     }
                 }
 
@@ -204,13 +236,17 @@ public sealed class ExternalProcess : IAsyncDisposable
             {
                 (isStdout ? _stdoutClosed : _stderrClosed).TrySetResult();
             }
-            else if (isStdout)
-            {
-                _stdout.Add(line);
-            }
             else
             {
-                _stderr.AppendLine(line);
+                _lines.Add(line);
+                if (isStdout)
+                {
+                    _stdout.Add(line);
+                }
+                else
+                {
+                    _stderr.AppendLine(line);
+                }
             }
 
             changed = _changed;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Cicada.Interop.Tests.Infrastructure;
+namespace Cicada.Testing;
 
 /// <summary>MQTT 5 property identifiers (§2.2.2.2), named for the tests.</summary>
 public static class Prop

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Threading.Channels;
 
-namespace Cicada.Interop.Tests.Infrastructure;
+namespace Cicada.Testing;
 
 /// <summary>
 /// An MQTT client made of a socket and hand-built bytes, for the rules real client libraries refuse

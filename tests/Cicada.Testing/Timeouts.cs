@@ -1,4 +1,4 @@
-namespace Cicada.Interop.Tests.Infrastructure;
+namespace Cicada.Testing;
 
 /// <summary>
 /// Bounds for every wait in the suite. They are generous because the machine is shared and several
@@ -15,6 +15,9 @@ public static class Timeouts
     public static readonly TimeSpan Close = TimeSpan.FromSeconds(10);
 
     public static readonly TimeSpan ExternalClient = TimeSpan.FromSeconds(30);
+
+    /// <summary>A wait for a condition (a log line, a message, a reconnect) that a passing run meets at once.</summary>
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How long a negative test listens for something that must not arrive after its sentinel has.
