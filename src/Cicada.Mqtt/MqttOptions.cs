@@ -28,4 +28,15 @@ public sealed class MqttOptions
 
     /// <summary>Largest keep-alive the broker accepts, in seconds; a longer or zero one is replaced and announced as Server Keep Alive (§3.2.2.3.14). 0 = accept any.</summary>
     public int MaxKeepAliveSeconds { get; set; }
+
+    /// <summary>
+    /// What carries the plain-TCP listener: <c>sockets</c> (the broker's own lean socket transport,
+    /// a fraction of the memory per idle connection) or <c>kestrel</c> (ASP.NET Core's). TLS and
+    /// WebSocket listeners always run on Kestrel.
+    /// </summary>
+    public string Transport { get; set; } = TransportSockets;
+
+    public const string TransportSockets = "sockets";
+
+    public const string TransportKestrel = "kestrel";
 }

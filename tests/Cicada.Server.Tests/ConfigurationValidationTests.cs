@@ -144,6 +144,14 @@ public sealed class ConfigurationValidationTests : IDisposable
     }
 
     [Fact]
+    public async Task MqttTransport_MustBeSocketsOrKestrel()
+    {
+        await AssertRefusedAsync(Json("Mqtt:Transport", "\"libuv\""), "Mqtt:Transport", "is not one of sockets, kestrel");
+        Assert.Equal(0, await RunWithConfigAsync(Json("Mqtt:Transport", "\"kestrel\"")));
+        Assert.Equal(0, await RunWithConfigAsync(Json("Mqtt:Transport", "\"Sockets\"")));
+    }
+
+    [Fact]
     public async Task EveryRangeRule_IsCoveredAbove()
     {
         // The theories list the rules by hand; a rule added without a test fails here.

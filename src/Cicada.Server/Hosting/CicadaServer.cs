@@ -8,6 +8,7 @@ using Cicada.Core.Storage;
 using Cicada.Devices;
 using Cicada.Http;
 using Cicada.Mqtt;
+using Cicada.Server.Transport;
 using Cicada.Storage.Sqlite;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -99,13 +100,24 @@ public static partial class CicadaServer
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ReloadSignal>(sp, settings));
         services.AddHostedService(sp => sp.GetRequiredService<ReloadSignal>());
 
+        // The plain-TCP MQTT listener runs on the broker's own socket transport unless Mqtt:Transport
+        // says kestrel: a third of the memory per idle connection (bench/README.md).
+        var leanMqtt = !settings.Mqtt.IsOff && !string.Equals(configuration[$"{MqttOptions.Section}:Transport"],
+            MqttOptions.TransportKestrel, StringComparison.OrdinalIgnoreCase);
+        if (leanMqtt)
+        {
+            services.AddHostedService(sp => new LeanSocketListener(settings.Mqtt,
+                ActivatorUtilities.GetServiceOrCreateInstance<MqttConnectionHandler>(sp),
+                sp.GetRequiredService<ILogger<LeanSocketListener>>()));
+        }
+
         builder.WebHost.UseKestrelCore();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             ByteCounting.Install(kestrel, port =>
                 port == settings.Mqtt.Port || port == settings.MqttTls.Port ? "mqtt" : port == settings.Amqp.Port ? "amqp" : "http");
-            if (!settings.Mqtt.IsOff)
+            if (!settings.Mqtt.IsOff && !leanMqtt)
                 Listen(kestrel, settings.Mqtt, lo => lo.UseConnectionHandler<MqttConnectionHandler>());
             ListenTls(kestrel, settings);
             if (!settings.Amqp.IsOff)
@@ -113,7 +125,7 @@ public static partial class CicadaServer
             if (!settings.Http.IsOff)
                 Listen(kestrel, settings.Http, _ => { });
         });
-        if (settings.NoTcpListener)
+        if (settings.NoTcpListener || (leanMqtt && settings.NoKestrelListenerBesideMqtt))
         {
             // Kestrel with no endpoint binds http://localhost:5000 by default; with every TCP edge
             // off there must be no listener at all, so the server is replaced by one that binds nothing.

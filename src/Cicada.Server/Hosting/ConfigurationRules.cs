@@ -142,6 +142,11 @@ public static class ConfigurationRules
         if (configuration["Auth:HookUrl"] is { Length: > 0 } hookUrl && !HttpHookAuthenticator.TryParseUrl(hookUrl, out _))
             problems.Add($"Auth:HookUrl: '{hookUrl}' is not an absolute http:// or https:// URL");
 
+        if (configuration["Mqtt:Transport"] is { } transport
+            && !transport.Equals(MqttOptions.TransportSockets, StringComparison.OrdinalIgnoreCase)
+            && !transport.Equals(MqttOptions.TransportKestrel, StringComparison.OrdinalIgnoreCase))
+            problems.Add($"Mqtt:Transport: '{transport}' is not one of {MqttOptions.TransportSockets}, {MqttOptions.TransportKestrel}");
+
         if (configuration["Broker:OverflowPolicy"] is { } policy && !OverflowPolicies.IsKnown(policy))
             problems.Add($"Broker:OverflowPolicy: '{policy}' is not one of {OverflowPolicies.Backpressure}, {OverflowPolicies.DropOldest}");
 

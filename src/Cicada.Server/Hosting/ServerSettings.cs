@@ -38,6 +38,9 @@ public sealed record ServerSettings(
     /// <summary>True when the HTTP app is served on some listener, plain or TLS.</summary>
     public bool ServesHttp => !Http.IsOff || !HttpTls.IsOff;
 
+    /// <summary>True when no TCP listener but the plain-TCP MQTT one is configured.</summary>
+    public bool NoKestrelListenerBesideMqtt => MqttTls.IsOff && Amqp.IsOff && AmqpTls.IsOff && Http.IsOff && HttpTls.IsOff;
+
     /// <summary>True when no TCP listener at all is configured (CoAP is UDP).</summary>
     public bool NoTcpListener => Mqtt.IsOff && MqttTls.IsOff && Amqp.IsOff && AmqpTls.IsOff && Http.IsOff && HttpTls.IsOff;
 
