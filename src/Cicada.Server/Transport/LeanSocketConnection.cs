@@ -21,7 +21,7 @@ internal sealed class LeanSocketConnection : ConnectionContext, IDuplexPipe
     private static long _lastId;
 
     private readonly Socket _socket;
-    private readonly PipeReader _input;
+    private readonly SocketPipeReader _input;
     private readonly PipeWriter _output;
     private readonly long _id;
     private IDuplexPipe _transport;
@@ -121,6 +121,9 @@ internal sealed class LeanSocketConnection : ConnectionContext, IDuplexPipe
             return;
         }
 
+        // Before the shutdown wakes a pending read: that read must end as aborted, not as a
+        // clean end of stream (which is what a receive after the shutdown would report).
+        _input.MarkAborted();
         try
         {
             // Shutdown first so the peer gets the FIN of what was flushed, then release the handle.

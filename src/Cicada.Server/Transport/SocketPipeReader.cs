@@ -26,6 +26,7 @@ internal sealed class SocketPipeReader(Socket socket) : PipeReader
     private bool _endOfStream;
     private bool _completed;
     private int _cancelRequested;
+    private volatile bool _aborted;
 
     /// <summary>True while a pooled buffer is rented (tests: an idle connection holds none).</summary>
     internal bool HoldsBuffer => _buffer is not null;
@@ -91,6 +92,9 @@ internal sealed class SocketPipeReader(Socket socket) : PipeReader
         }
     }
 
+    /// <summary>The connection is being aborted: every read from now on fails as aborted.</summary>
+    internal void MarkAborted() => _aborted = true;
+
     public override void Complete(Exception? exception = null)
     {
         _completed = true;
@@ -99,6 +103,11 @@ internal sealed class SocketPipeReader(Socket socket) : PipeReader
 
     private bool TryTakeResult(out ReadResult result)
     {
+        if (_aborted)
+        {
+            throw new ConnectionAbortedException("the connection was aborted");
+        }
+
         if (Interlocked.Exchange(ref _cancelRequested, 0) == 1)
         {
             result = new ReadResult(Buffered(), isCanceled: true, isCompleted: _endOfStream);
@@ -122,7 +131,19 @@ internal sealed class SocketPipeReader(Socket socket) : PipeReader
     private bool TryReceive()
     {
         MakeRoom();
-        var received = socket.Receive(_buffer.AsSpan(_end), SocketFlags.None, out var error);
+        int received;
+        SocketError error;
+        try
+        {
+            received = socket.Receive(_buffer.AsSpan(_end), SocketFlags.None, out error);
+        }
+        catch (ObjectDisposedException ex)
+        {
+            // Aborted (the socket disposed) between the zero-byte wait and this receive: the same
+            // end as an abort during the wait, whichever came first.
+            throw new ConnectionAbortedException("the connection was aborted", ex);
+        }
+
         switch (error)
         {
             case SocketError.Success when received == 0:
