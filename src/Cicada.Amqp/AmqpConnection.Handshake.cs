@@ -100,7 +100,7 @@ internal sealed partial class AmqpConnection
             BlockedNotify = capabilities.TryGetValue("connection.blocked", out var blocked) && blocked is true;
         }
 
-        if (_refusedByLimit)
+        if (_lease is null && _edge.Limiter is not null)
         {
             // The limiter logged the line and counted it; the client hears why before the socket closes.
             return FailConnection(new AmqpException(ReplyCode.NotAllowed,

@@ -40,14 +40,13 @@ internal sealed partial class AmqpConnection : IHeartbeatHandler
     private volatile string? _abortReason;
 
     private readonly Core.Limits.ConnectionLease? _lease;
-    private readonly bool _refusedByLimit;
 
-    public AmqpConnection(AmqpEdge edge, ConnectionContext context, Core.Limits.ConnectionLease? lease = null, bool refusedByLimit = false)
+    /// <param name="lease">The connection's place under the connection limits; null when a limit refused it.</param>
+    public AmqpConnection(AmqpEdge edge, ConnectionContext context, Core.Limits.ConnectionLease? lease)
     {
         _edge = edge;
         _context = context;
         _lease = lease;
-        _refusedByLimit = refusedByLimit;
         _input = context.Transport.Input;
         _output = context.Transport.Output;
         _openedAt = edge.Broker.Time.GetUtcNow();

@@ -21,8 +21,7 @@ public sealed class AmqpConnectionHandler : ConnectionHandler
         // Limits:MaxConnections / MaxConnectionsPerIp count AMQP connections with every other
         // listener's; one over a limit is refused at connection.start-ok (530, as RabbitMQ's
         // connection limit), so the client library reports why.
-        var lease = _edge.Limiter?.TryOpen("amqp", connection.RemoteEndPoint);
-        return new AmqpConnection(_edge, connection, lease, refusedByLimit: _edge.Limiter is not null && lease is null).RunAsync();
+        return new AmqpConnection(_edge, connection, _edge.Limiter?.TryOpen("amqp", connection.RemoteEndPoint)).RunAsync();
     }
 }
 
